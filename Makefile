@@ -1,0 +1,79 @@
+# otelcol-aiops: build, test, generate, lint, bench and eval.
+# Everything this file needs (ocb, mdatagen, golangci-lint) is installed into ./bin on first use.
+
+SHELL        := /bin/bash
+GO           ?= go
+BIN          := $(CURDIR)/bin
+OCB_VERSION  := v0.165.0
+LINT_VERSION := v2.15.0
+OCB          := $(BIN)/builder
+MDATAGEN     := $(BIN)/mdatagen
+GOLANGCI     := $(BIN)/golangci-lint
+DIST         := $(BIN)/otelcol-aiops
+DATA         ?= $(CURDIR)/../shared/data
+GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
+
+.PHONY: all build run test go-test dist-test generate lint bench eval fmt vet tidy clean
+
+all: build
+
+$(OCB):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+
+$(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
+	@mkdir -p $(BIN)
+	cd internal/tools && $(GO) build -o $(BIN)/mdatagen go.opentelemetry.io/collector/cmd/mdatagen
+
+$(GOLANGCI):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
+
+## build: build the otelcol-aiops distribution with ocb into ./bin/otelcol-aiops
+build: $(DIST)
+
+$(DIST): $(OCB) builder-config.yaml $(GO_SOURCES)
+	$(OCB) --config builder-config.yaml
+	cp build/otelcol-aiops/otelcol-aiops $(DIST)
+
+## run: build the distribution and run it on the bundled demo (Ctrl-C to stop)
+run: build
+	$(DIST) --config testdata/demo/config.yaml
+
+## test: every test: vet, unit/component tests with the race detector (fuzz seed corpora included),
+## then build the distribution and validate the demo configuration with it.
+test: vet go-test dist-test
+
+go-test:
+	$(GO) test -race -count=1 ./...
+
+dist-test: build
+	$(DIST) validate --config testdata/demo/config.yaml
+
+vet:
+	$(GO) vet ./...
+
+## generate: regenerate mdatagen code (status, telemetry, generated tests, documentation.md)
+generate: $(MDATAGEN)
+	PATH=$(BIN):$$PATH $(GO) generate ./...
+
+lint: $(GOLANGCI)
+	$(GOLANGCI) run ./...
+
+fmt:
+	gofmt -w $$(find . -name '*.go' -not -path './build/*')
+
+tidy:
+	$(GO) mod tidy
+
+## bench: micro and component benchmarks (one core)
+bench:
+	AIOPS_DATA=$(DATA)/loghub2k GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/... ./processor/...
+
+## eval: parsing accuracy (Loghub-2k) and anomaly detection accuracy (BGL, HDFS)
+eval:
+	$(GO) run ./cmd/evalparse -data $(DATA)/loghub2k
+	$(GO) run ./cmd/evalanomaly -data $(DATA)
+
+clean:
+	rm -rf build bin
