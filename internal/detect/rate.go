@@ -1,0 +1,291 @@
+package detect
+
+import (
+	"math"
+	"slices"
+)
+
+// advanceRing moves a bucket ring whose newest bucket is *head forward to
+// bucket bi, zeroing the buckets in between. It reports false when bi is
+// older than the ring covers.
+func advanceRing(ring []uint32, head *int64, bi int64) bool {
+	n := int64(len(ring))
+	switch {
+	case *head == noBucket:
+		clear(ring)
+		*head = bi
+	case bi > *head:
+		gap := bi - *head
+		if gap >= n {
+			clear(ring)
+		} else {
+			for i := int64(0); i < gap; i++ {
+				ring[mod(bi-i, n)] = 0
+			}
+		}
+		*head = bi
+	case *head-bi >= n:
+		return false
+	}
+	return true
+}
+
+func incSat(ring []uint32, i int64) uint32 {
+	v := ring[i]
+	if v < math.MaxUint32 {
+		v++
+		ring[i] = v
+	}
+	return v
+}
+
+// baseline computes the median, the scaled MAD (1.4826*MAD), the sum and
+// the maximum of the h buckets before bucket bi.
+func (d *Detector) baseline(ring []uint32, bi int64, h int) (med, mad, sum, hi float64) {
+	n := int64(len(ring))
+	xs := d.scratch[:h]
+	for i := 0; i < h; i++ {
+		xs[i] = float64(ring[mod(bi-1-int64(i), n)])
+		sum += xs[i]
+	}
+	slices.Sort(xs)
+	med = median(xs)
+	hi = xs[len(xs)-1]
+	for i := range xs {
+		xs[i] = math.Abs(xs[i] - med)
+	}
+	slices.Sort(xs)
+	return med, 1.4826 * median(xs), sum, hi
+}
+
+// svcBaseline returns the service's record count in the rate.history
+// buckets before bucket bi.
+func (d *Detector) svcBaseline(bi int64) float64 {
+	if d.svcBaseAt != bi {
+		n := int64(len(d.svcRing))
+		var s uint64
+		for i := int64(1); i <= int64(d.cfg.Rate.History); i++ {
+			s += uint64(d.svcRing[mod(bi-i, n)])
+		}
+		d.svcBaseSum = s
+		d.svcBaseAt = bi
+	}
+	return float64(d.svcBaseSum)
+}
+
+// countService counts an on-time record in the service's rate bucket.
+func (d *Detector) countService(t int64) {
+	bi := floorDiv(t, d.rateBucket)
+	if d.svcRing == nil {
+		d.svcRing = make([]uint32, d.rateRing)
+		d.svcHead = noBucket
+	}
+	if advanceRing(d.svcRing, &d.svcHead, bi) {
+		incSat(d.svcRing, mod(bi, int64(len(d.svcRing))))
+	}
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// observeRate counts the record in its template's event-time bucket and
+// judges spikes (the record whose count first crosses the threshold in a
+// bucket) and drops (the first record of a template in a new bucket, when
+// the previous bucket was far below the baseline).
+func (d *Detector) observeRate(p *tpl, t int64, boost float64, c *candidate) {
+	cfg := &d.cfg.Rate
+	bi := floorDiv(t, d.rateBucket)
+	if p.ring == nil {
+		p.ring = make([]uint32, d.rateRing)
+		p.head = noBucket
+		p.first = bi
+		p.baseAt = noBucket
+	}
+	prevHead := p.head
+	if !advanceRing(p.ring, &p.head, bi) {
+		return
+	}
+	if bi < p.first {
+		p.first = bi
+	}
+	n := int64(len(p.ring))
+	cnt := float64(incSat(p.ring, mod(bi, n)))
+	h := cfg.History
+
+	// Drop: judged once per bucket, on the first record of a later bucket.
+	if cfg.DropEnabled && prevHead != noBucket && bi > prevHead {
+		pb := bi - 1
+		if pb-p.first >= int64(cfg.MinHistory) && p.dropAlerted != pb {
+			med, mad, _, _ := d.baseline(p.ring, pb, h)
+			prev := float64(p.ring[mod(pb, n)])
+			// For drops the Poisson term is left out of the scale: a
+			// fall to a fifth of a rate of at least 10 per bucket is
+			// already very unlikely under Poisson noise; only the
+			// template's own variability (MAD) widens the band.
+			if med >= cfg.DropMinBaseline && prev <= med*cfg.DropFraction && prev <= med-cfg.Threshold*math.Max(mad, 1) {
+				p.dropAlerted = pb
+				lim := med * cfg.DropFraction
+				score := 0.5
+				if lim > 0 {
+					score += 0.2 * (1 - prev/lim)
+				}
+				c.offer(KindRateDrop, score, prev, med, 0)
+			}
+		}
+	}
+
+	if !cfg.SpikeEnabled || bi-p.first < int64(cfg.MinHistory) || p.spikeAlerted == bi {
+		return
+	}
+	if p.baseAt != bi {
+		med, mad, sum, hi := d.baseline(p.ring, bi, h)
+		p.baseMed = med
+		p.baseScale = math.Max(mad, math.Max(math.Sqrt(med), 1))
+		p.baseSum = sum
+		p.baseMax = hi
+		p.baseAt = bi
+	}
+	med := p.baseMed
+	if med < cfg.SpikeMinBaseline {
+		return
+	}
+	// A spike must be a new high for the history window, well above the
+	// median in robust and in relative terms.
+	thr := max(med+cfg.Threshold*p.baseScale, cfg.SpikeFactor*med, p.baseMax+1)
+	if cnt < thr {
+		return
+	}
+	// Is the increase explained by the rest of the service growing too
+	// (more traffic, a new job)? Expected count of this template given
+	// the other templates' volume in this bucket and the template's
+	// baseline share; a spike must exceed it by spike_factor as well.
+	if d.svcRing != nil {
+		if others := d.svcBaseline(bi) - p.baseSum; others > 0 {
+			cur := float64(d.svcRing[mod(bi, int64(len(d.svcRing)))]) - cnt
+			if expected := p.baseSum / others * cur; cnt < cfg.SpikeFactor*expected {
+				return
+			}
+		}
+	}
+	p.spikeAlerted = bi
+	score := 0.5 + 0.1*math.Log2(cnt/math.Max(med, 1)/cfg.SpikeFactor)
+	c.offer(KindRateSpike, clamp(score, 0.5, 0.9)+boost, cnt, med, thr)
+}
+
+// observeErrorBurst counts an error record in its sub-bucket and judges the
+// counts of the short and the long window, each against the Poisson
+// expectation from the baseline period before that window.
+func (d *Detector) observeErrorBurst(t int64, c *candidate) {
+	cfg := &d.cfg.ErrorBurst
+	bi := floorDiv(t, d.ebSub)
+	if d.ebRing == nil {
+		d.ebRing = make([]uint32, d.ebRingLen())
+		d.ebHead = noBucket
+		d.ebBaseAt = noBucket
+	}
+	if !advanceRing(d.ebRing, &d.ebHead, bi) || d.ebHead-bi >= d.ebOpen {
+		return
+	}
+	n := int64(len(d.ebRing))
+	incSat(d.ebRing, mod(bi, n))
+
+	var kShort, kLong uint64
+	span := max(d.ebWin, d.ebLong)
+	for i := int64(0); i < span; i++ {
+		v := uint64(d.ebRing[mod(bi-i, n)])
+		if i < d.ebWin {
+			kShort += v
+		}
+		kLong += v
+	}
+	if kLong < uint64(cfg.MinCount) {
+		return
+	}
+	if d.ebBaseAt != bi {
+		d.ebBaseShort, d.ebCovShort = d.ebBaseline(bi - d.ebWin)
+		d.ebBaseLong, d.ebCovLong = d.ebBaseline(bi - span)
+		d.ebBaseAt = bi
+	}
+	best := candidate{}
+	judge := func(k uint64, w int64, base uint64, covered int64, long bool) {
+		if covered < w || k < uint64(cfg.MinCount) {
+			return // less than one window of history
+		}
+		// Expected errors in the window, with half a pseudo-count so
+		// that a baseline without errors does not make every error
+		// significant.
+		lambda := (float64(base) + 0.5) / float64(covered) * float64(w)
+		if float64(k) <= lambda {
+			return
+		}
+		pv := poissonTail(k, lambda)
+		if pv > cfg.MaxPValue {
+			return
+		}
+		score := clamp(0.55+0.05*math.Log10(cfg.MaxPValue/math.Max(pv, 1e-300)), 0.55, 0.95)
+		if score > best.score {
+			best = candidate{kind: KindErrorBurst, score: score, a: float64(k), b: lambda, c: pv, long: long}
+		}
+	}
+	judge(kShort, d.ebWin, d.ebBaseShort, d.ebCovShort, false)
+	if d.ebLong > 0 {
+		judge(kLong, d.ebLong, d.ebBaseLong, d.ebCovLong, true)
+	}
+	if best.kind != KindNone && (best.score > c.score || (best.score == c.score && c.kind > KindErrorBurst)) {
+		*c = best
+	}
+}
+
+// ebBaseline sums the error counts of the error_burst.baseline sub-buckets
+// ending at bucket end, limited to the time the service has been observed;
+// it returns the sum and the number of buckets covered.
+func (d *Detector) ebBaseline(end int64) (uint64, int64) {
+	covered := end - floorDiv(d.firstTime, d.ebSub) + 1
+	covered = min(covered, d.ebBase)
+	if covered <= 0 {
+		return 0, 0
+	}
+	n := int64(len(d.ebRing))
+	var s uint64
+	for i := int64(0); i < covered; i++ {
+		s += uint64(d.ebRing[mod(end-i, n)])
+	}
+	return s, covered
+}
+
+// poissonTail returns P(X >= k) for X ~ Poisson(lambda), for k > lambda.
+func poissonTail(k uint64, lambda float64) float64 {
+	if k == 0 {
+		return 1
+	}
+	if lambda <= 0 {
+		return 0
+	}
+	kf := float64(k)
+	lg, _ := math.Lgamma(kf + 1)
+	logTerm := -lambda + kf*math.Log(lambda) - lg
+	term := math.Exp(logTerm)
+	if term == 0 {
+		return 0
+	}
+	sum := term
+	for i := kf + 1; i < kf+10000; i++ {
+		term *= lambda / i
+		sum += term
+		if term < sum*1e-12 {
+			break
+		}
+	}
+	if sum > 1 {
+		sum = 1
+	}
+	return sum
+}
