@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run test go-test dist-test generate lint bench eval fmt vet tidy clean
+.PHONY: all build run test go-test dist-test generate lint bench bench-collector eval fmt vet tidy clean
 
 all: build
 
@@ -33,12 +33,14 @@ $(GOLANGCI):
 build: $(DIST)
 
 $(DIST): $(OCB) builder-config.yaml $(GO_SOURCES)
+	@mkdir -p build
 	$(OCB) --config builder-config.yaml
 	cp build/otelcol-aiops/otelcol-aiops $(DIST)
 
-## run: build the distribution and run it on the bundled demo (Ctrl-C to stop)
+## run: build the distribution and run it on the bundled demo (Ctrl-C to stop). Lines of normal
+## records are hidden so the anomalous ones stand out; everything else the collector prints is shown.
 run: build
-	$(DIST) --config testdata/demo/config.yaml
+	set -o pipefail; $(DIST) --config testdata/demo/config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
 
 ## test: every test: vet, unit/component tests with the race detector (fuzz seed corpora included),
 ## then build the distribution and validate the demo configuration with it.
@@ -69,6 +71,12 @@ tidy:
 ## bench: micro and component benchmarks (one core)
 bench:
 	AIOPS_DATA=$(DATA)/loghub2k GOMAXPROCS=1 $(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/... ./processor/...
+
+## bench-collector: whole-collector OTLP/HTTP throughput and CPU with and without llm_anomaly
+## (two pinned cores, a few minutes; figures in docs/benchmarks.md)
+bench-collector: build
+	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
+	COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
 
 ## eval: parsing accuracy (Loghub-2k) and anomaly detection accuracy (BGL, HDFS)
 eval:
