@@ -1,0 +1,272 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package llmanomalyprocessor // import "github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor"
+
+import (
+	"context"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/logmsg"
+	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
+)
+
+// Attribute names written on every record (the annotation contract, see docs/attributes.md).
+const (
+	attrTemplate       = "log.record.template"
+	attrTemplateID     = "log.record.template.id"
+	attrTemplateParams = "log.record.template.params"
+	attrDetected       = "anomaly.detected"
+	attrScore          = "anomaly.score"
+	attrSeverity       = "anomaly.severity"
+	attrType           = "anomaly.type"
+	attrReason         = "anomaly.reason"
+	attrSource         = "anomaly.source"
+
+	sourceStatistical = "statistical"
+	attrServiceName   = "service.name"
+)
+
+// Reasons for the records_malformed metric that the annotator counts itself.
+const (
+	badEmptyBody      = iota // body empty or missing
+	badBinaryBody            // bytes or NUL-carrying strings that are not text
+	badInvalidUTF8           // string body with invalid UTF-8, repaired before mining
+	badNonStringBody         // int, double, bool, slice or map body without a message field
+	badMissingService        // resource without service.name
+	badZeroTimestamp         // neither timestamp nor observed timestamp set
+	badCount
+)
+
+var badNames = [badCount]string{"empty_body", "binary_body", "invalid_utf8", "non_string_body", "missing_service", "zero_timestamp"}
+
+// annotator adapts one pdata record at a time to the analyzer and writes the results back.
+// It is used under logsProcessor.emitMu and reuses its scratch state across records.
+type annotator struct {
+	fields         []string
+	sessionAttr    string
+	includeParams  bool
+	annotateNormal bool
+
+	service   string
+	rec       analyzer.Record
+	res       analyzer.Result
+	params    []string
+	bad       [badCount]int64
+	anomalies map[string]int64
+}
+
+func newAnnotator(cfg *Config) *annotator {
+	return &annotator{
+		fields:         cfg.MessageFields,
+		sessionAttr:    cfg.Session.Attribute,
+		includeParams:  cfg.IncludeParams,
+		annotateNormal: cfg.AnnotateNormal,
+		anomalies:      make(map[string]int64),
+	}
+}
+
+func (a *annotator) begin(service string) {
+	a.service = service
+}
+
+func (a *annotator) annotate(an *analyzer.Analyzer, lr plog.LogRecord) {
+	if a.service == "" {
+		a.bad[badMissingService]++
+	}
+	ts := a.eventTime(lr)
+	msg, ok := a.message(lr.Body())
+	attrs := lr.Attributes()
+	if !ok {
+		if a.annotateNormal {
+			attrs.PutBool(attrDetected, false)
+		}
+		return
+	}
+	a.rec = analyzer.Record{
+		Service:        a.service,
+		Message:        msg,
+		Time:           ts,
+		SeverityNumber: severity(lr),
+	}
+	if a.sessionAttr != "" {
+		if v, found := lr.Attributes().Get(a.sessionAttr); found {
+			a.rec.SessionKey = v.AsString()
+		}
+	}
+	an.Analyze(&a.rec, &a.res)
+
+	if a.res.TemplateID != "" {
+		attrs.PutStr(attrTemplate, a.res.Template)
+		attrs.PutStr(attrTemplateID, a.res.TemplateID)
+		if a.includeParams {
+			a.params = an.Params(&a.rec, &a.res, a.params[:0])
+			s := attrs.PutEmptySlice(attrTemplateParams)
+			s.EnsureCapacity(len(a.params))
+			for _, v := range a.params {
+				s.AppendEmpty().SetStr(v)
+			}
+		}
+	}
+	v := &a.res.Verdict
+	if !v.Detected {
+		if a.annotateNormal {
+			attrs.PutBool(attrDetected, false)
+		}
+		return
+	}
+	a.anomalies[v.Type]++
+	attrs.PutBool(attrDetected, true)
+	attrs.PutDouble(attrScore, v.Score)
+	attrs.PutStr(attrSeverity, v.Severity)
+	attrs.PutStr(attrType, v.Type)
+	attrs.PutStr(attrReason, v.Reason)
+	attrs.PutStr(attrSource, sourceStatistical)
+}
+
+// report adds the per-batch counts to the telemetry and resets them.
+func (a *annotator) report(ctx context.Context, tb *metadata.TelemetryBuilder) {
+	for i, n := range a.bad {
+		if n > 0 {
+			tb.ProcessorLlmAnomalyRecordsMalformed.Add(ctx, n, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", badNames[i]))))
+		}
+		a.bad[i] = 0
+	}
+	for typ, n := range a.anomalies {
+		tb.ProcessorLlmAnomalyAnomalies.Add(ctx, n, metric.WithAttributeSet(attribute.NewSet(attribute.String("anomaly.type", typ))))
+		delete(a.anomalies, typ)
+	}
+}
+
+// message returns the text to mine. ok is false when there is nothing to mine (empty or binary).
+func (a *annotator) message(body pcommon.Value) (string, bool) {
+	switch body.Type() {
+	case pcommon.ValueTypeStr:
+		return a.text(body.Str())
+	case pcommon.ValueTypeBytes:
+		b := body.Bytes().AsRaw()
+		if len(b) == 0 {
+			a.bad[badEmptyBody]++
+			return "", false
+		}
+		if !utf8.Valid(b) || slices.Contains(b, 0) {
+			a.bad[badBinaryBody]++
+			return "", false
+		}
+		return a.text(string(b))
+	case pcommon.ValueTypeMap:
+		m := body.Map()
+		for _, f := range a.fields {
+			if v, ok := m.Get(f); ok && v.Type() == pcommon.ValueTypeStr {
+				return a.text(v.Str())
+			}
+		}
+		if m.Len() == 0 {
+			a.bad[badEmptyBody]++
+			return "", false
+		}
+		a.bad[badNonStringBody]++
+		return body.AsString(), true
+	case pcommon.ValueTypeEmpty:
+		a.bad[badEmptyBody]++
+		return "", false
+	default:
+		a.bad[badNonStringBody]++
+		return body.AsString(), true
+	}
+}
+
+func (a *annotator) text(s string) (string, bool) {
+	if strings.TrimSpace(s) == "" {
+		a.bad[badEmptyBody]++
+		return "", false
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		a.bad[badBinaryBody]++
+		return "", false
+	}
+	if !utf8.ValidString(s) {
+		a.bad[badInvalidUTF8]++
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	msg, _ := logmsg.Extract(s, a.fields)
+	return msg, true
+}
+
+func (a *annotator) eventTime(lr plog.LogRecord) int64 {
+	if ts := lr.Timestamp(); ts != 0 {
+		return int64(ts)
+	}
+	if ts := lr.ObservedTimestamp(); ts != 0 {
+		return int64(ts)
+	}
+	a.bad[badZeroTimestamp]++
+	return 0
+}
+
+// severity returns the record's severity number, derived from its text when the number is unset.
+func severity(lr plog.LogRecord) int32 {
+	if n := lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
+		return int32(n)
+	}
+	return severityFromText(lr.SeverityText())
+}
+
+func severityFromText(s string) int32 {
+	if s == "" {
+		return 0
+	}
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "TRACE":
+		return int32(plog.SeverityNumberTrace)
+	case "DEBUG":
+		return int32(plog.SeverityNumberDebug)
+	case "INFO", "INFORMATION", "NOTICE":
+		return int32(plog.SeverityNumberInfo)
+	case "WARN", "WARNING":
+		return int32(plog.SeverityNumberWarn)
+	case "ERROR", "ERR", "SEVERE":
+		return int32(plog.SeverityNumberError)
+	case "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY", "PANIC", "FAILURE":
+		return int32(plog.SeverityNumberFatal)
+	}
+	return 0
+}
+
+func serviceName(res pcommon.Resource) string {
+	if v, ok := res.Attributes().Get(attrServiceName); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// resourceKey identifies a resource: a hash of its attributes (order-insensitive) and schema URL.
+type resourceKey uint64
+
+func newResourceKey(rl plog.ResourceLogs) resourceKey {
+	attrs := rl.Resource().Attributes()
+	keys := make([]string, 0, attrs.Len())
+	for k := range attrs.All() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := fnv.New64a()
+	for _, k := range keys {
+		v, _ := attrs.Get(k)
+		_, _ = h.Write([]byte(k))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(v.AsString()))
+		_, _ = h.Write([]byte{byte(v.Type()), 0})
+	}
+	_, _ = h.Write([]byte(rl.SchemaUrl()))
+	return resourceKey(h.Sum64())
+}

@@ -1,0 +1,88 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package llmanomalyprocessor
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
+)
+
+// benchTemplates are realistic messages with variable parts, spread over a few services.
+var benchTemplates = []string{
+	"user %d logged in from 10.0.%d.%d",
+	"GET /api/v1/items/%d 200 %dms",
+	"payment %d authorized in %dms for order %d",
+	"cache miss for key session:%d (%d entries)",
+	"connection to db-%d.internal:5432 established in %dms",
+	"worker %d finished job %d in %d.%ds",
+	"disk usage at %d%% on volume vol-%d",
+	"request id=%d queued, queue depth %d",
+}
+
+// benchBatches builds nBatches requests of perBatch records over 4 services, event time advancing.
+func benchBatches(nBatches, perBatch int) []plog.Logs {
+	out := make([]plog.Logs, nBatches)
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for b := range out {
+		ld := plog.NewLogs()
+		for s := range 4 {
+			rl := ld.ResourceLogs().AppendEmpty()
+			rl.Resource().Attributes().PutStr("service.name", fmt.Sprintf("svc-%d", s))
+			lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+			for i := range perBatch / 4 {
+				n := b*perBatch + s*perBatch/4 + i
+				lr := lrs.AppendEmpty()
+				lr.Body().SetStr(fmt.Sprintf(benchTemplates[n%len(benchTemplates)], n%977, n%13, n%251))
+				ts = ts.Add(10 * time.Millisecond)
+				lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+				lr.SetSeverityNumber(plog.SeverityNumberInfo)
+			}
+		}
+		out[b] = ld
+	}
+	return out
+}
+
+// BenchmarkProcessorConsumeLogs measures records/s through ConsumeLogs (batching, mining,
+// detection, annotation) with a no-op next consumer.
+func BenchmarkProcessorConsumeLogs(b *testing.B) {
+	const perBatch = 1000
+	batches := benchBatches(64, perBatch)
+	cfg := createDefaultConfig().(*Config)
+	cfg.MaxRecords = perBatch / 4
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), clockwork.NewFakeClock())
+	require.NoError(b, err)
+	ctx := context.Background()
+	// Warm the miner and the detectors.
+	for _, ld := range benchBatches(8, perBatch) {
+		require.NoError(b, p.ConsumeLogs(ctx, ld))
+	}
+	work := make([]plog.Logs, len(batches))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		j := i % len(batches)
+		work[j] = plog.NewLogs()
+		batches[j].CopyTo(work[j])
+		b.StartTimer()
+		if err := p.ConsumeLogs(ctx, work[j]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "records/s")
+	require.NoError(b, p.Shutdown(ctx))
+}
