@@ -1,0 +1,121 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package graph // import "github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// DefaultLatencyBuckets are the explicit histogram bounds, in seconds, of contrib's servicegraph
+// connector (2ms ... 15s), so that the derived metrics line up with Grafana's service graph view.
+func DefaultLatencyBuckets() []float64 {
+	return []float64{0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15}
+}
+
+// Config configures a Store. Start from DefaultConfig. All durations are event time.
+type Config struct {
+	// PendingTTL is how long a span waits for its partner (its parent, or a child on the other
+	// side of a call), counted in watermark progress since it arrived. Then the span expires:
+	// an unmatched CLIENT/PRODUCER becomes a call to its peer, a SERVER whose parent never came
+	// becomes a call from UserName.
+	PendingTTL time.Duration
+	// FlushInterval is the window length; windows are aligned on multiples of it since the epoch.
+	FlushInterval time.Duration
+	// AllowedLateness: a window [s, e) closes once the watermark reaches e + AllowedLateness.
+	// Keep it >= PendingTTL so that expired halves still reach their own window.
+	AllowedLateness time.Duration
+	// EdgeTTL: an edge is removed when the watermark passes its last event by EdgeTTL.
+	EdgeTTL time.Duration
+	// MaxPending bounds pending entries (spans waiting for TTL, and placeholders for parents not
+	// yet seen). About 200 bytes each.
+	MaxPending int
+	// MaxEdges bounds live edges (about 1.5 KiB each, plus 1 KiB per open window).
+	MaxEdges int
+	// MaxNodes bounds live node names (services, users and virtual peers).
+	MaxNodes int
+	// UserName is the client node of root SERVER spans.
+	UserName string
+	// LatencyBuckets are the explicit bounds, in seconds and strictly increasing, of the
+	// per-edge client and server latency histograms.
+	LatencyBuckets []float64
+}
+
+// DefaultConfig returns the defaults: 10s pending TTL, 15s windows, 15s lateness, 72h edge TTL,
+// 200000 pending entries, 10000 edges, 10000 nodes, user name "user", contrib's buckets.
+func DefaultConfig() Config {
+	return Config{
+		PendingTTL:      10 * time.Second,
+		FlushInterval:   15 * time.Second,
+		AllowedLateness: 15 * time.Second,
+		EdgeTTL:         72 * time.Hour,
+		MaxPending:      200_000,
+		MaxEdges:        10_000,
+		MaxNodes:        10_000,
+		UserName:        "user",
+		LatencyBuckets:  DefaultLatencyBuckets(),
+	}
+}
+
+// maxBuckets bounds LatencyBuckets (and the decoder).
+const maxBuckets = 256
+
+// Validate reports every invalid setting, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.PendingTTL <= 0 {
+		errs = append(errs, errors.New("pending TTL must be positive"))
+	}
+	if c.FlushInterval <= 0 {
+		errs = append(errs, errors.New("flush interval must be positive"))
+	}
+	if c.AllowedLateness < 0 {
+		errs = append(errs, errors.New("allowed lateness must not be negative"))
+	}
+	if c.EdgeTTL <= 0 {
+		errs = append(errs, errors.New("edge TTL must be positive"))
+	}
+	for _, d := range []time.Duration{c.PendingTTL, c.FlushInterval, c.AllowedLateness, c.EdgeTTL} {
+		if int64(d) > maxDuration {
+			errs = append(errs, fmt.Errorf("duration %v exceeds the maximum %v", d, time.Duration(maxDuration)))
+			break
+		}
+	}
+	if c.MaxPending < 2 {
+		errs = append(errs, errors.New("max pending must be at least 2"))
+	}
+	if c.MaxPending > math.MaxInt32/2 {
+		errs = append(errs, fmt.Errorf("max pending must be at most %d", math.MaxInt32/2))
+	}
+	if c.MaxEdges < 1 || c.MaxEdges > math.MaxInt32/2 {
+		errs = append(errs, fmt.Errorf("max edges must be in [1, %d]", math.MaxInt32/2))
+	}
+	if c.MaxNodes < 2 || c.MaxNodes > math.MaxInt32/2 {
+		errs = append(errs, fmt.Errorf("max nodes must be in [2, %d]", math.MaxInt32/2))
+	}
+	if c.UserName == "" {
+		errs = append(errs, errors.New("user name must not be empty"))
+	}
+	if err := validateBuckets(c.LatencyBuckets); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func validateBuckets(b []float64) error {
+	if len(b) == 0 || len(b) > maxBuckets {
+		return fmt.Errorf("latency buckets: need 1 to %d bounds, got %d", maxBuckets, len(b))
+	}
+	for i, v := range b {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 || v > 1e9 {
+			return fmt.Errorf("latency buckets: bound %d (%v) must be a positive finite number of seconds", i, v)
+		}
+		if i > 0 && v <= b[i-1] {
+			return fmt.Errorf("latency buckets: bounds must be strictly increasing (%v after %v)", v, b[i-1])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,1184 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package graph // import "github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+)
+
+// maxEventTime bounds accepted timestamps (about year 2116) so that window and TTL arithmetic
+// cannot overflow; later timestamps are dropped as DropMissingTime.
+const maxEventTime = int64(1) << 62
+
+// maxDuration bounds every configured duration (about 36 years), for the same reason.
+const maxDuration = int64(1) << 60
+
+// maxChain bounds the walk up same-service parents when attributing a log to an edge.
+const maxChain = 64
+
+// Store is the service dependency graph: it pairs spans into calls, aggregates calls and logs
+// into edges, and cuts event-time windows. See docs/graph.md for the design.
+//
+// A Store is not safe for concurrent use: the caller serialises every method call (the
+// connector holds one mutex around the store). No method panics on any input.
+type Store struct {
+	cfg      Config
+	ttl      int64 // PendingTTL
+	interval int64 // FlushInterval
+	lateness int64 // AllowedLateness
+	edgeTTL  int64
+	boundsNs []int64
+
+	watermark  int64
+	closedUpTo int64 // FlushAll closed every window ending at or before it; MinInt64: none
+
+	// Pending spans and placeholders, in a slab indexed by index and expired in arrival order.
+	index    spanTable
+	pages    []*[pageSize]entry // the slab; entries never move
+	nslots   int32              // slab entries ever allocated
+	freeSlot []int32
+	peers    []Peer // peers of pending CLIENT/PRODUCER spans (entry.peer)
+	freePeer []int32
+	fifo     ring
+	deferred map[int32]deferredLogs
+
+	nodeIdx   map[string]int32
+	nodes     []node
+	freeNode  []int32
+	lastSvc   string // one-entry cache of the last service interned from a span
+	lastSvcID int32
+
+	edgeIdx  map[edgeKey]int32
+	edges    []edge
+	freeEdge []int32
+
+	open   []openWindow // sorted by start
+	skPool []*sketch
+
+	stats Stats
+}
+
+type spanKey struct {
+	trace TraceID
+	span  SpanID
+}
+
+// ref is a generation-checked reference to a slab element: gen<<32 | (index+1); 0 means none.
+type ref uint64
+
+func mkRef(i int32, gen uint32) ref { return ref(uint64(gen)<<32 | uint64(uint32(i)+1)) }
+func (r ref) idx() int32            { return int32(uint32(r)) - 1 }
+func (r ref) gen() uint32           { return uint32(r >> 32) }
+
+// entry flags.
+const (
+	fReal       uint8 = 1 << iota // the span arrived (otherwise a placeholder for a parent or a log)
+	fError                        // the span has error status
+	fMatched                      // a child in another service (or a same-service pair) resolved against it
+	fParentDone                   // its parent relation is settled (root, or parent found)
+	fDeferred                     // logs wait in Store.deferred for its edge
+)
+
+type entry struct {
+	key     spanKey
+	start   int64
+	end     int64
+	inEdge  ref   // the edge where this span is the server/child side
+	outEdge ref   // the edge where this span is the client side
+	parent  ref   // same-service parent span (log attribution)
+	svc     int32 // node; -1 for placeholders
+	child   int32 // head of the list of children waiting for this placeholder
+	prev    int32 // siblings in the waiting list
+	next    int32
+	waitOn  int32 // placeholder this span waits for; -1 none
+	gen     uint32
+	peer    int32 // index in Store.peers (CLIENT/PRODUCER spans naming a peer); -1 none
+	kind    SpanKind
+	hint    PeerKind // the span's peer kind hint (any kind)
+	flags   uint8
+}
+
+// The slab is allocated in pages so that growing it never copies entries. An entry holds no
+// pointers, so the garbage collector does not scan the slab.
+const (
+	pageBits = 10
+	pageSize = 1 << pageBits
+)
+
+func (s *Store) slot(i int32) *entry { return &s.pages[i>>pageBits][i&(pageSize-1)] }
+
+type deferredLogs struct {
+	n, errors uint64
+	time      int64 // latest log time
+}
+
+type node struct {
+	name   string
+	system string
+	kind   NodeKind
+	live   bool
+	refs   int32 // pending spans plus edge ends referring to it
+}
+
+type edgeKey struct {
+	client, server int32
+	conn           ConnType
+}
+
+type edge struct {
+	key       edgeKey
+	gen       uint32
+	live      bool
+	source    Source
+	calls     uint64
+	errors    uint64
+	logErrors uint64
+	firstSeen int64
+	lastSeen  int64
+	client    hist
+	server    hist
+	wins      []winAgg // open windows
+	lat       sketch   // cumulative
+}
+
+type winAgg struct {
+	start     int64
+	calls     uint64
+	errors    uint64
+	logErrors uint64
+	last      int64
+	source    Source
+	sk        *sketch
+}
+
+type openWindow struct {
+	start int64
+	edges []int32
+}
+
+// call is one resolved call, ready to be counted on an edge.
+type call struct {
+	client, server int32
+	conn           ConnType
+	t              int64 // event time (end of the later span)
+	lat            int64 // duration for the percentiles
+	clientLat      int64 // -1: none
+	serverLat      int64 // -1: none
+	err            bool
+}
+
+// New returns an empty store, or the configuration error.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.LatencyBuckets = slices.Clone(cfg.LatencyBuckets)
+	s := &Store{
+		cfg:        cfg,
+		ttl:        int64(cfg.PendingTTL),
+		interval:   int64(cfg.FlushInterval),
+		lateness:   int64(cfg.AllowedLateness),
+		edgeTTL:    int64(cfg.EdgeTTL),
+		closedUpTo: math.MinInt64,
+		index:      newSpanTable(),
+		deferred:   make(map[int32]deferredLogs),
+		nodeIdx:    make(map[string]int32),
+		edgeIdx:    make(map[edgeKey]int32),
+		lastSvcID:  -1,
+	}
+	s.boundsNs = make([]int64, len(cfg.LatencyBuckets))
+	for i, b := range cfg.LatencyBuckets {
+		s.boundsNs[i] = int64(math.Round(b * 1e9))
+	}
+	return s, nil
+}
+
+// AddSpan counts one span: it pairs it with pending spans of the same trace, records the calls
+// that become known, and keeps the span pending for PendingTTL. Invalid spans are counted in
+// Stats.Dropped and otherwise ignored.
+func (s *Store) AddSpan(sp *Span) {
+	if sp == nil {
+		s.stats.SpansIn++
+		s.drop(DropInvalidID)
+		return
+	}
+	hs, hp := s.spanHashes(sp)
+	s.addSpan(sp, hs, hp)
+}
+
+// AddSpans is AddSpan for each span of a batch, in order.
+func (s *Store) AddSpans(spans []Span) {
+	for i := range spans {
+		s.AddSpan(&spans[i])
+	}
+}
+
+func (s *Store) spanHashes(sp *Span) (self, parent uint64) {
+	self = s.index.hash(&spanKey{sp.TraceID, sp.SpanID})
+	if sp.ParentSpanID != (SpanID{}) {
+		parent = s.index.hash(&spanKey{sp.TraceID, sp.ParentSpanID})
+	}
+	return self, parent
+}
+
+func (s *Store) addSpan(sp *Span, hs, hp uint64) {
+	s.stats.SpansIn++
+	switch {
+	case sp.TraceID == (TraceID{}) || sp.SpanID == (SpanID{}) || sp.SpanID == sp.ParentSpanID:
+		s.drop(DropInvalidID)
+		return
+	case sp.Service == "":
+		s.drop(DropMissingService)
+		return
+	case sp.Start <= 0 || sp.End < sp.Start || sp.End > maxEventTime:
+		s.drop(DropMissingTime)
+		return
+	}
+	kind := sp.Kind
+	if kind > KindConsumer {
+		kind = KindUnspecified
+	}
+	s.advance(sp.End)
+
+	key := spanKey{sp.TraceID, sp.SpanID}
+	idx := s.index.find(hs, &key, s.pages)
+	exists := idx >= 0
+	if exists && s.slot(idx).flags&fReal != 0 {
+		s.drop(DropDuplicate)
+		return
+	}
+	hasParent := sp.ParentSpanID != SpanID{}
+	pkey := spanKey{sp.TraceID, sp.ParentSpanID}
+	pidx := int32(-1)
+	if hasParent {
+		pidx = s.index.find(hp, &pkey, s.pages)
+	}
+	pexists := pidx >= 0
+	need := 0
+	if !exists {
+		need++
+	}
+	if hasParent && !pexists {
+		need++
+	}
+	if s.index.n+need > s.cfg.MaxPending {
+		s.drop(DropPendingFull)
+		return
+	}
+	svc, ok := s.serviceNode(sp.Service)
+	if !ok {
+		s.drop(DropNodesFull)
+		return
+	}
+	// A parent placeholder goes into the FIFO before the span that waits for it.
+	if hasParent && !pexists {
+		pidx = s.alloc(pkey, hp)
+	}
+	if !exists {
+		idx = s.alloc(key, hs)
+	}
+	e := s.slot(idx)
+	e.start, e.end, e.svc, e.kind = sp.Start, sp.End, svc, kind
+	e.hint = sp.Peer.Kind
+	if e.hint >= numPeerKinds {
+		e.hint = PeerUnknown
+	}
+	if (kind == KindClient || kind == KindProducer) && (sp.Peer.Name != "" || sp.Peer.System != "") {
+		e.peer = s.allocPeer(&sp.Peer)
+	}
+	e.flags |= fReal
+	if sp.Error {
+		e.flags |= fError
+	}
+	s.nodes[svc].refs++
+
+	switch {
+	case !hasParent:
+		e.flags |= fParentDone
+		if kind == KindServer {
+			s.userCall(idx)
+		}
+	case s.slot(pidx).flags&fReal != 0:
+		s.resolve(pidx, idx)
+	default:
+		s.link(pidx, idx)
+	}
+	if exists { // it was a placeholder: settle the children that waited for it
+		for c := s.slot(idx).child; c >= 0; {
+			next := s.slot(c).next
+			s.slot(c).waitOn, s.slot(c).prev, s.slot(c).next = -1, -1, -1
+			s.resolve(idx, c)
+			c = next
+		}
+		s.slot(idx).child = -1
+		s.retryDeferred(idx)
+	}
+}
+
+// AddLog counts one log record. A record with a peer adds or confirms the edge from its service
+// to that peer; otherwise a record with trace and span ids is charged to the edge of its span
+// (or of the nearest same-service ancestor with an edge), waiting for that edge if needed.
+func (s *Store) AddLog(l *LogRef) {
+	s.stats.LogsIn++
+	if l == nil {
+		s.dropLog(DropInvalidID)
+		return
+	}
+	if l.Time <= 0 || l.Time > maxEventTime {
+		s.dropLog(DropMissingTime)
+		return
+	}
+	s.advance(l.Time)
+	var errs uint64
+	if l.Error {
+		errs = 1
+	}
+	d := deferredLogs{n: 1, errors: errs, time: l.Time}
+
+	if l.Service != "" && peerName(&l.Peer) != "" {
+		svc, ok := s.internNode(l.Service, NodeService, "")
+		if !ok {
+			s.dropLog(DropNodesFull)
+			return
+		}
+		target, conn, ok := s.peerTarget(svc, &l.Peer, false)
+		if !ok {
+			s.dropLog(DropNodesFull)
+			return
+		}
+		if target == svc {
+			s.dropLog(DropSelfCall)
+			return
+		}
+		ei, ok := s.edgeFor(edgeKey{svc, target, conn}, l.Time)
+		if !ok {
+			s.stats.LogsDropped++
+			return
+		}
+		s.logOnEdge(ei, d)
+		s.stats.LogsPeer++
+		return
+	}
+	if l.TraceID != (TraceID{}) && l.SpanID != (SpanID{}) {
+		key := spanKey{l.TraceID, l.SpanID}
+		h := s.index.hash(&key)
+		idx := s.index.find(h, &key, s.pages)
+		if idx < 0 {
+			if s.index.n >= s.cfg.MaxPending {
+				s.dropLog(DropPendingFull)
+				return
+			}
+			idx = s.alloc(key, h)
+		}
+		s.addDeferred(idx, d)
+		s.retryDeferred(idx)
+		return
+	}
+	if l.Service == "" {
+		s.dropLog(DropMissingService)
+		return
+	}
+	s.stats.LogsUnattributed++
+}
+
+// Advance raises the watermark to t (no-op if t is not later) and expires pending spans whose
+// TTL has passed. AddSpan and AddLog advance it by their own timestamps; call Advance to make
+// event time progress without data, e.g. from a wall clock when the input is idle.
+func (s *Store) Advance(t int64) {
+	if t > 0 && t <= maxEventTime {
+		s.advance(t)
+	}
+}
+
+// Watermark returns the maximum event time seen (unix nanoseconds; 0 before any input).
+func (s *Store) Watermark() int64 { return s.watermark }
+
+// Flush returns, oldest first, the windows closed by the watermark (window end +
+// AllowedLateness <= watermark) that have at least one edge, and removes edges idle for EdgeTTL.
+func (s *Store) Flush() []Window {
+	out := s.closeWindows(satSub(s.watermark, s.lateness))
+	s.gc()
+	return out
+}
+
+// FlushAll expires every pending span now (resolving unmatched halves into peer and user
+// calls), then returns every window that has data, including the current one. Later data
+// for those windows goes to the next window. Meant for shutdown and for the end of a test input.
+func (s *Store) FlushAll() []Window {
+	for s.fifo.n > 0 {
+		el := s.fifo.pop()
+		s.expire(el.slot, el.h)
+	}
+	out := s.closeWindows(math.MaxInt64)
+	if s.watermark > 0 {
+		s.closedUpTo = max(s.closedUpTo, floorDiv(s.watermark, s.interval)*s.interval+s.interval)
+	}
+	s.gc()
+	return out
+}
+
+// Snapshot returns every live edge with its cumulative counts, percentiles and latency
+// histograms, sorted by client, server, connection type. Edges past EdgeTTL are left out even
+// before Flush removes them.
+func (s *Store) Snapshot() []Edge {
+	out := make([]Edge, 0, s.stats.Edges)
+	for i := range s.edges {
+		e := &s.edges[i]
+		if !e.live || s.edgeExpired(e) {
+			continue
+		}
+		out = append(out, s.exportEdge(e))
+	}
+	sortEdges(out)
+	return out
+}
+
+// Stats returns the counters and current sizes.
+func (s *Store) Stats() Stats {
+	st := s.stats
+	st.Pending = s.index.n
+	st.Watermark = s.watermark
+	return st
+}
+
+// --- pending spans ---
+
+func (s *Store) alloc(k spanKey, h uint64) int32 {
+	var i int32
+	if n := len(s.freeSlot); n > 0 {
+		i = s.freeSlot[n-1]
+		s.freeSlot = s.freeSlot[:n-1]
+	} else {
+		if int(s.nslots>>pageBits) == len(s.pages) {
+			s.pages = append(s.pages, new([pageSize]entry))
+		}
+		i = s.nslots
+		s.nslots++
+	}
+	e := s.slot(i)
+	*e = entry{key: k, svc: -1, child: -1, prev: -1, next: -1, waitOn: -1, peer: -1, gen: e.gen}
+	s.index.insert(h, i)
+	s.fifo.push(fifoItem{h: h, expire: s.watermark + s.ttl, slot: i})
+	return i
+}
+
+func (s *Store) free(i int32, h uint64) {
+	e := s.slot(i)
+	s.index.remove(h, i)
+	if e.peer >= 0 {
+		s.peers[e.peer] = Peer{}
+		s.freePeer = append(s.freePeer, e.peer)
+	}
+	*e = entry{gen: e.gen + 1, svc: -1, child: -1, prev: -1, next: -1, waitOn: -1, peer: -1}
+	s.freeSlot = append(s.freeSlot, i)
+}
+
+func (s *Store) allocPeer(p *Peer) int32 {
+	if n := len(s.freePeer); n > 0 {
+		i := s.freePeer[n-1]
+		s.freePeer = s.freePeer[:n-1]
+		s.peers[i] = *p
+		return i
+	}
+	s.peers = append(s.peers, *p)
+	return int32(len(s.peers) - 1)
+}
+
+// link puts child c in the waiting list of placeholder p.
+func (s *Store) link(p, c int32) {
+	h := s.slot(p).child
+	s.slot(c).waitOn, s.slot(c).prev, s.slot(c).next = p, -1, h
+	if h >= 0 {
+		s.slot(h).prev = c
+	}
+	s.slot(p).child = c
+}
+
+func (s *Store) unlink(c int32) {
+	e := s.slot(c)
+	if e.prev >= 0 {
+		s.slot(e.prev).next = e.next
+	} else if e.waitOn >= 0 {
+		s.slot(e.waitOn).child = e.next
+	}
+	if e.next >= 0 {
+		s.slot(e.next).prev = e.prev
+	}
+	e.waitOn, e.prev, e.next = -1, -1, -1
+}
+
+func (s *Store) advance(t int64) {
+	if t > s.watermark {
+		s.watermark = t
+	}
+	for s.fifo.n > 0 && s.fifo.peek().expire <= s.watermark {
+		el := s.fifo.pop()
+		s.expire(el.slot, el.h)
+	}
+}
+
+// expire removes slot i: an unmatched half becomes a peer or user call, deferred logs are
+// charged or given up, children waiting for a placeholder become orphans.
+func (s *Store) expire(i int32, h uint64) {
+	s.stats.Expired++
+	e := s.slot(i)
+	if e.flags&fReal == 0 {
+		for c := e.child; c >= 0; {
+			next := s.slot(c).next
+			s.slot(c).waitOn, s.slot(c).prev, s.slot(c).next = -1, -1, -1
+			c = next
+		}
+		e.child = -1
+	} else {
+		if e.waitOn >= 0 {
+			s.unlink(i)
+		}
+		switch e.kind {
+		case KindClient, KindProducer:
+			if e.flags&fMatched == 0 {
+				s.stats.UnpairedExpired++
+				s.peerCall(i)
+			}
+		case KindServer:
+			if e.flags&fParentDone == 0 {
+				s.stats.UnpairedExpired++
+				s.userCall(i)
+			}
+		case KindConsumer:
+			if e.flags&fParentDone == 0 {
+				s.stats.UnpairedExpired++
+			}
+		}
+	}
+	if s.slot(i).flags&fDeferred != 0 {
+		s.settleDeferred(i)
+	}
+	if sv := s.slot(i).svc; sv >= 0 {
+		s.nodes[sv].refs--
+	}
+	s.free(i, h)
+}
+
+// resolve settles the relation between real parent p and real child c.
+func (s *Store) resolve(p, c int32) {
+	ps, cs := s.slot(p), s.slot(c)
+	cs.flags |= fParentDone
+	pair := (ps.kind == KindClient && cs.kind == KindServer) || (ps.kind == KindProducer && cs.kind == KindConsumer)
+	if ps.svc == cs.svc {
+		if pair {
+			ps.flags |= fMatched
+			s.drop(DropSelfCall)
+		} else {
+			cs.parent = mkRef(p, ps.gen)
+		}
+		s.retryDeferred(c)
+		return
+	}
+	ps.flags |= fMatched
+	cd, pd := cs.end-cs.start, ps.end-ps.start
+	if pair {
+		conn := ConnMessaging
+		if ps.kind == KindClient {
+			conn = pairConn(ps.hint, cs.hint)
+		}
+		r := s.recordCall(&call{
+			client: ps.svc, server: cs.svc, conn: conn, t: max(ps.end, cs.end),
+			lat: pd, clientLat: pd, serverLat: cd, err: (ps.flags|cs.flags)&fError != 0,
+		})
+		if r != 0 {
+			s.stats.Pairs++
+			ps.outEdge, cs.inEdge = r, r
+		}
+	} else {
+		r := s.recordCall(&call{
+			client: ps.svc, server: cs.svc, conn: ConnInferred, t: cs.end,
+			lat: cd, clientLat: -1, serverLat: cd, err: cs.flags&fError != 0,
+		})
+		if r != 0 {
+			s.stats.Inferred++
+			cs.inEdge = r
+			if ps.kind == KindClient || ps.kind == KindProducer {
+				ps.outEdge = r
+			}
+		}
+	}
+	s.retryDeferred(c)
+	s.retryDeferred(p)
+}
+
+// userCall counts root SERVER span i as a call from the user node.
+func (s *Store) userCall(i int32) {
+	u, ok := s.internNode(s.cfg.UserName, NodeUser, "")
+	if !ok {
+		s.drop(DropNodesFull)
+		return
+	}
+	e := s.slot(i)
+	d := e.end - e.start
+	r := s.recordCall(&call{
+		client: u, server: e.svc, conn: ConnVirtual, t: e.end,
+		lat: d, clientLat: -1, serverLat: d, err: e.flags&fError != 0,
+	})
+	if r != 0 {
+		s.stats.UserCalls++
+		e.inEdge = r
+		s.retryDeferred(i)
+	}
+}
+
+// peerCall counts unmatched CLIENT/PRODUCER span i as a call to its peer, if it names one.
+func (s *Store) peerCall(i int32) {
+	e := s.slot(i)
+	if e.peer < 0 {
+		return
+	}
+	p := s.peers[e.peer]
+	if peerName(&p) == "" {
+		return
+	}
+	target, conn, ok := s.peerTarget(e.svc, &p, e.kind == KindProducer)
+	if !ok {
+		s.drop(DropNodesFull)
+		return
+	}
+	d := e.end - e.start
+	r := s.recordCall(&call{
+		client: e.svc, server: target, conn: conn, t: e.end,
+		lat: d, clientLat: d, serverLat: -1, err: e.flags&fError != 0,
+	})
+	if r != 0 {
+		s.stats.VirtualCalls++
+		e.outEdge = r
+	}
+}
+
+// peerName is the node name of a peer: its name, or for databases and brokers its system.
+func peerName(p *Peer) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	if p.Kind == PeerDatabase || p.Kind == PeerMessaging {
+		return p.System
+	}
+	return ""
+}
+
+// peerTarget interns the peer's node and picks the connection type of a call to it. A peer that
+// is a known instrumented service reuses an existing edge between the two, whatever its type.
+func (s *Store) peerTarget(client int32, p *Peer, producer bool) (int32, ConnType, bool) {
+	kind := NodeVirtual
+	switch {
+	case producer || p.Kind == PeerMessaging:
+		kind = NodeMessaging
+	case p.Kind == PeerDatabase:
+		kind = NodeDatabase
+	}
+	n, ok := s.internNode(peerName(p), kind, p.System)
+	if !ok {
+		return -1, 0, false
+	}
+	if s.nodes[n].kind != NodeService {
+		conn := ConnVirtual
+		switch kind {
+		case NodeMessaging:
+			conn = ConnMessaging
+		case NodeDatabase:
+			conn = ConnDatabase
+		}
+		return n, conn, true
+	}
+	conn := pairConn(p.Kind, PeerUnknown)
+	if producer {
+		conn = ConnMessaging
+	}
+	if _, ok := s.edgeIdx[edgeKey{client, n, conn}]; !ok {
+		for c := ConnType(0); c < numConnTypes; c++ {
+			if _, ok := s.edgeIdx[edgeKey{client, n, c}]; ok {
+				return n, c, true
+			}
+		}
+	}
+	return n, conn, true
+}
+
+// pairConn maps the client's hint (else the server's) to a connection type.
+func pairConn(client, server PeerKind) ConnType {
+	h := client
+	if h == PeerUnknown {
+		h = server
+	}
+	switch h {
+	case PeerHTTP:
+		return ConnHTTP
+	case PeerRPC:
+		return ConnRPC
+	case PeerDatabase:
+		return ConnDatabase
+	case PeerMessaging:
+		return ConnMessaging
+	default:
+		return ConnDirect
+	}
+}
+
+// --- logs waiting for an edge ---
+
+func (s *Store) addDeferred(i int32, d deferredLogs) {
+	cur := s.deferred[i]
+	cur.n += d.n
+	cur.errors += d.errors
+	cur.time = max(cur.time, d.time)
+	s.deferred[i] = cur
+	s.slot(i).flags |= fDeferred
+}
+
+func (s *Store) takeDeferred(i int32) deferredLogs {
+	d := s.deferred[i]
+	delete(s.deferred, i)
+	s.slot(i).flags &^= fDeferred
+	return d
+}
+
+// retryDeferred charges the logs waiting on slot i if an edge is now known, or moves them up
+// to the ancestor whose edge is still to come.
+func (s *Store) retryDeferred(i int32) {
+	if s.slot(i).flags&fDeferred == 0 {
+		return
+	}
+	r, wait := s.attribution(i, -1)
+	if wait == i {
+		return
+	}
+	d := s.takeDeferred(i)
+	switch {
+	case r != 0:
+		s.logOnEdge(r.idx(), d)
+		s.stats.LogsAttributed += d.n
+	case wait >= 0:
+		s.addDeferred(wait, d)
+	default:
+		s.stats.LogsUnattributed += d.n
+	}
+}
+
+// settleDeferred handles the logs of expiring slot i.
+func (s *Store) settleDeferred(i int32) {
+	r, wait := s.attribution(i, i)
+	d := s.takeDeferred(i)
+	switch {
+	case r != 0:
+		s.logOnEdge(r.idx(), d)
+		s.stats.LogsAttributed += d.n
+	case wait >= 0 && wait != i:
+		s.addDeferred(wait, d)
+	default:
+		s.stats.LogsUnattributed += d.n
+	}
+}
+
+// attribution walks from slot i up same-service parents. It returns the edge to charge, or
+// the slot whose edge is still to come (wait >= 0), or neither. Slot expiring is settled for
+// good: it waits for nothing.
+func (s *Store) attribution(i, expiring int32) (r ref, wait int32) {
+	for range maxChain {
+		e := s.slot(i)
+		final := i == expiring
+		if e.flags&fReal == 0 {
+			if final {
+				return 0, -1
+			}
+			return 0, i
+		}
+		if s.edgeLive(e.outEdge) {
+			return e.outEdge, -1
+		}
+		if s.edgeLive(e.inEdge) {
+			return e.inEdge, -1
+		}
+		if !final && (e.kind == KindClient || e.kind == KindProducer) && e.flags&fMatched == 0 {
+			return 0, i
+		}
+		if p := e.parent; p != 0 && s.slot(p.idx()).gen == p.gen() {
+			i = p.idx()
+			continue
+		}
+		if !final && e.flags&fParentDone == 0 {
+			return 0, i
+		}
+		return 0, -1
+	}
+	return 0, -1
+}
+
+// --- nodes ---
+
+// serviceNode interns a span's service, with a one-entry cache for runs of the same service.
+func (s *Store) serviceNode(name string) (int32, bool) {
+	if s.lastSvcID >= 0 && name == s.lastSvc {
+		return s.lastSvcID, true
+	}
+	i, ok := s.internNode(name, NodeService, "")
+	if ok {
+		s.lastSvc, s.lastSvcID = s.nodes[i].name, i
+	}
+	return i, ok
+}
+
+func (s *Store) internNode(name string, kind NodeKind, system string) (int32, bool) {
+	if i, ok := s.nodeIdx[name]; ok {
+		n := &s.nodes[i]
+		if kind.rank() > n.kind.rank() {
+			n.kind = kind
+		}
+		if n.kind == NodeService {
+			n.system = ""
+		} else if n.system == "" && system != "" {
+			n.system = strings.Clone(system)
+		}
+		return i, true
+	}
+	if s.stats.Nodes >= s.cfg.MaxNodes {
+		return -1, false
+	}
+	name = strings.Clone(name)
+	if kind == NodeService {
+		system = ""
+	}
+	nd := node{name: name, system: strings.Clone(system), kind: kind, live: true}
+	var i int32
+	if n := len(s.freeNode); n > 0 {
+		i = s.freeNode[n-1]
+		s.freeNode = s.freeNode[:n-1]
+		s.nodes[i] = nd
+	} else {
+		s.nodes = append(s.nodes, nd)
+		i = int32(len(s.nodes) - 1)
+	}
+	s.nodeIdx[name] = i
+	s.stats.Nodes++
+	return i, true
+}
+
+func (s *Store) exportNode(i int32) Node {
+	n := &s.nodes[i]
+	return Node{Name: n.name, Kind: n.kind, System: n.system}
+}
+
+// --- edges ---
+
+func (s *Store) edgeLive(r ref) bool {
+	if r == 0 {
+		return false
+	}
+	i := r.idx()
+	return i >= 0 && int(i) < len(s.edges) && s.edges[i].live && s.edges[i].gen == r.gen()
+}
+
+func (s *Store) edgeExpired(e *edge) bool {
+	return s.watermark > 0 && e.lastSeen <= s.watermark-s.edgeTTL
+}
+
+// edgeFor returns the edge of k, creating it (first seen at t) within MaxEdges.
+func (s *Store) edgeFor(k edgeKey, t int64) (int32, bool) {
+	if i, ok := s.edgeIdx[k]; ok {
+		return i, true
+	}
+	if s.stats.Edges >= s.cfg.MaxEdges {
+		s.drop(DropEdgesFull)
+		return -1, false
+	}
+	var i int32
+	if n := len(s.freeEdge); n > 0 {
+		i = s.freeEdge[n-1]
+		s.freeEdge = s.freeEdge[:n-1]
+	} else {
+		s.edges = append(s.edges, edge{})
+		i = int32(len(s.edges) - 1)
+	}
+	e := &s.edges[i]
+	e.key, e.live, e.firstSeen, e.lastSeen = k, true, t, t
+	s.edgeIdx[k] = i
+	s.nodes[k.client].refs++
+	s.nodes[k.server].refs++
+	s.stats.Edges++
+	s.stats.EdgesCreated++
+	return i, true
+}
+
+func (s *Store) removeEdge(i int32) {
+	e := &s.edges[i]
+	delete(s.edgeIdx, e.key)
+	s.nodes[e.key.client].refs--
+	s.nodes[e.key.server].refs--
+	for _, w := range e.wins {
+		s.putSketch(w.sk)
+	}
+	*e = edge{gen: e.gen + 1}
+	s.freeEdge = append(s.freeEdge, i)
+	s.stats.Edges--
+}
+
+// recordCall counts c on its edge and in its window; it returns the edge, or 0 if dropped.
+func (s *Store) recordCall(c *call) ref {
+	if c.client == c.server {
+		s.drop(DropSelfCall)
+		return 0
+	}
+	ei, ok := s.edgeFor(edgeKey{c.client, c.server, c.conn}, c.t)
+	if !ok {
+		return 0
+	}
+	e := &s.edges[ei]
+	e.calls++
+	if c.err {
+		e.errors++
+	}
+	e.source |= SourceTraces
+	e.firstSeen = min(e.firstSeen, c.t)
+	e.lastSeen = max(e.lastSeen, c.t)
+	e.lat.add(c.lat)
+	if c.clientLat >= 0 {
+		e.client.add(s.boundsNs, c.clientLat)
+	}
+	if c.serverLat >= 0 {
+		e.server.add(s.boundsNs, c.serverLat)
+	}
+	w := s.winAgg(ei, c.t)
+	w.calls++
+	if c.err {
+		w.errors++
+	}
+	w.source |= SourceTraces
+	w.last = max(w.last, c.t)
+	if w.sk == nil {
+		w.sk = s.getSketch()
+	}
+	w.sk.add(c.lat)
+	return mkRef(ei, e.gen)
+}
+
+func (s *Store) logOnEdge(ei int32, d deferredLogs) {
+	e := &s.edges[ei]
+	e.logErrors += d.errors
+	e.source |= SourceLogs
+	e.firstSeen = min(e.firstSeen, d.time)
+	e.lastSeen = max(e.lastSeen, d.time)
+	w := s.winAgg(ei, d.time)
+	w.logErrors += d.errors
+	w.source |= SourceLogs
+	w.last = max(w.last, d.time)
+}
+
+func (s *Store) exportEdge(e *edge) Edge {
+	return Edge{
+		Client:        s.exportNode(e.key.client),
+		Server:        s.exportNode(e.key.server),
+		Conn:          e.key.conn,
+		Calls:         e.calls,
+		Errors:        e.errors,
+		LogErrors:     e.logErrors,
+		Latency:       e.lat.latency(),
+		Source:        e.source,
+		FirstSeen:     e.firstSeen,
+		LastSeen:      e.lastSeen,
+		ClientLatency: e.client.export(s.cfg.LatencyBuckets),
+		ServerLatency: e.server.export(s.cfg.LatencyBuckets),
+	}
+}
+
+// gc removes edges idle for EdgeTTL (unless a window still holds them) and unreferenced nodes.
+func (s *Store) gc() {
+	for i := range s.edges {
+		e := &s.edges[i]
+		if e.live && len(e.wins) == 0 && s.edgeExpired(e) {
+			s.removeEdge(int32(i))
+			s.stats.EdgesExpired++
+		}
+	}
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if n.live && n.refs <= 0 {
+			delete(s.nodeIdx, n.name)
+			*n = node{}
+			s.freeNode = append(s.freeNode, int32(i))
+			s.stats.Nodes--
+			s.stats.NodesExpired++
+		}
+	}
+	s.lastSvc, s.lastSvcID = "", -1
+}
+
+// --- windows ---
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func satSub(a, b int64) int64 {
+	if b > 0 && a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
+
+// windowStart is the start of t's window, or of the first open window if t's is closed.
+func (s *Store) windowStart(t int64) int64 {
+	st := floorDiv(t, s.interval) * s.interval
+	first := floorDiv(satSub(s.watermark, s.lateness), s.interval) * s.interval
+	first = max(first, s.closedUpTo)
+	if st < first {
+		s.stats.LateEvents++
+		st = first
+	}
+	return st
+}
+
+func (s *Store) winAgg(ei int32, t int64) *winAgg {
+	st := s.windowStart(t)
+	e := &s.edges[ei]
+	for i := range e.wins {
+		if e.wins[i].start == st {
+			return &e.wins[i]
+		}
+	}
+	e.wins = append(e.wins, winAgg{start: st})
+	j := len(s.open)
+	for j > 0 && s.open[j-1].start > st {
+		j--
+	}
+	if j > 0 && s.open[j-1].start == st {
+		s.open[j-1].edges = append(s.open[j-1].edges, ei)
+	} else {
+		s.open = slices.Insert(s.open, j, openWindow{start: st, edges: []int32{ei}})
+	}
+	return &e.wins[len(e.wins)-1]
+}
+
+// closeWindows emits and forgets the open windows ending at or before limit.
+func (s *Store) closeWindows(limit int64) []Window {
+	var out []Window
+	n := 0
+	for _, ow := range s.open {
+		end := ow.start + s.interval
+		if end > limit {
+			break
+		}
+		w := Window{Start: ow.start, End: end, Edges: make([]Edge, 0, len(ow.edges))}
+		for _, ei := range ow.edges {
+			e := &s.edges[ei]
+			for j := range e.wins {
+				if e.wins[j].start != ow.start {
+					continue
+				}
+				wa := e.wins[j]
+				w.Edges = append(w.Edges, Edge{
+					Client:    s.exportNode(e.key.client),
+					Server:    s.exportNode(e.key.server),
+					Conn:      e.key.conn,
+					Calls:     wa.calls,
+					Errors:    wa.errors,
+					LogErrors: wa.logErrors,
+					Latency:   wa.sk.latency(),
+					Source:    wa.source,
+					FirstSeen: e.firstSeen,
+					LastSeen:  wa.last,
+				})
+				s.putSketch(wa.sk)
+				last := len(e.wins) - 1
+				e.wins[j] = e.wins[last]
+				e.wins[last] = winAgg{}
+				e.wins = e.wins[:last]
+				break
+			}
+		}
+		sortEdges(w.Edges)
+		out = append(out, w)
+		s.closedUpTo = max(s.closedUpTo, end)
+		s.stats.WindowsEmitted++
+		n++
+	}
+	if n > 0 {
+		rest := copy(s.open, s.open[n:])
+		clear(s.open[rest:])
+		s.open = s.open[:rest]
+	}
+	return out
+}
+
+func (s *Store) getSketch() *sketch {
+	if n := len(s.skPool); n > 0 {
+		sk := s.skPool[n-1]
+		s.skPool = s.skPool[:n-1]
+		return sk
+	}
+	return new(sketch)
+}
+
+func (s *Store) putSketch(sk *sketch) {
+	if sk == nil {
+		return
+	}
+	*sk = sketch{}
+	s.skPool = append(s.skPool, sk)
+}
+
+func sortEdges(es []Edge) {
+	slices.SortFunc(es, func(a, b Edge) int {
+		return cmp.Or(
+			strings.Compare(a.Client.Name, b.Client.Name),
+			strings.Compare(a.Server.Name, b.Server.Name),
+			cmp.Compare(a.Conn, b.Conn),
+		)
+	})
+}
+
+func (s *Store) drop(r DropReason) { s.stats.Dropped[r]++ }
+
+func (s *Store) dropLog(r DropReason) {
+	s.stats.Dropped[r]++
+	s.stats.LogsDropped++
+}
+
+// fifoItem is a pending entry in arrival order, with what its expiry needs without touching
+// the slab: its expiry time and its index hash.
+type fifoItem struct {
+	h      uint64
+	expire int64 // watermark at arrival + PendingTTL
+	slot   int32
+}
+
+// ring is a FIFO that grows by doubling.
+type ring struct {
+	buf  []fifoItem
+	head int
+	n    int
+}
+
+func (r *ring) push(v fifoItem) {
+	if r.n == len(r.buf) {
+		nb := make([]fifoItem, max(64, 2*len(r.buf)))
+		for i := range r.n {
+			nb[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
+		}
+		r.buf, r.head = nb, 0
+	}
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = v
+	r.n++
+}
+
+func (r *ring) peek() fifoItem { return r.buf[r.head] }
+
+func (r *ring) pop() fifoItem {
+	v := r.buf[r.head]
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+	return v
+}
