@@ -20,7 +20,7 @@ type counting struct {
 }
 
 func (c *counting) Start(context.Context, component.Host) error { c.starts++; return c.startErr }
-func (c *counting) Shutdown(context.Context) error             { c.stops++; return nil }
+func (c *counting) Shutdown(context.Context) error              { c.stops++; return nil }
 
 func TestSharedInstanceStartsAndStopsOnce(t *testing.T) {
 	m := NewMap[string, *counting]()
