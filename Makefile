@@ -39,8 +39,13 @@ $(DIST): $(OCB) builder-config.yaml $(GO_SOURCES)
 
 ## run: build the distribution and run it on the bundled demo (Ctrl-C to stop). Lines of normal
 ## records are hidden so the anomalous ones stand out; everything else the collector prints is shown.
-run: build
-	set -o pipefail; $(DIST) --config testdata/demo/config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
+## The demo trace sender (cmd/demotraces) posts the bundled traces to the collector's loopback OTLP
+## port once it is up, then exits.
+run: build $(BIN)/demotraces
+	( $(BIN)/demotraces >&2 & ); set -o pipefail; $(DIST) --config testdata/demo/config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
+
+$(BIN)/demotraces: $(GO_SOURCES)
+	$(GO) build -o $@ ./cmd/demotraces
 
 ## test: every test: vet, unit/component tests with the race detector (fuzz seed corpora included),
 ## then build the distribution and validate the demo configuration with it.

@@ -1,0 +1,476 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package logs2graph // import "github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph"
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+)
+
+type clock = clockwork.Clock
+
+// snapshotKey is the storage key of the graph snapshot (the payload carries its own version).
+const snapshotKey = "graph"
+
+// maxTick bounds the wall-clock period of the flush loop: closed windows leave at most this long
+// after the watermark closes them.
+const maxTick = time.Second
+
+// maxPooledBuffer is the largest conversion buffer (in items) kept for reuse.
+const maxPooledBuffer = 1 << 16
+
+var (
+	errStorageNotFound = errors.New("storage extension not found")
+	errNotStorage      = errors.New("component is not a storage extension")
+)
+
+// graphConnector owns one graph store shared by every pipeline that uses its connector ID.
+type graphConnector struct {
+	cfg      *Config
+	id       component.ID
+	identity string // service.name of the output
+	logger   *zap.Logger
+	tb       *metadata.TelemetryBuilder
+	clock    clock
+
+	// Next consumers, set by the factory before Start and read-only afterwards.
+	edgeLogs    consumer.Logs    // traces -> logs: where edge records go
+	passThrough consumer.Logs    // logs -> logs: where input records go (and edges without edgeLogs)
+	metricsNext consumer.Metrics // traces -> metrics
+	// tracesFromLogsInstance is true when a traces -> logs instance exists: the traces -> metrics
+	// instance then ignores its input, which is the same data (the collector feeds both).
+	tracesFromLogsInstance atomic.Bool
+
+	// mu guards store, lastInput, lastTick and lastStats.
+	mu        sync.Mutex
+	store     *graph.Store
+	lastInput time.Time
+	lastTick  time.Time
+	lastStats graph.Stats
+
+	spanBufs sync.Pool // *[]graph.Span
+	logBufs  sync.Pool // *[]graph.LogRef
+
+	pending atomic.Int64
+	edges   atomic.Int64
+
+	lastMetrics time.Time // loop goroutine only (and Shutdown after the loop stopped)
+
+	client       storage.Client
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	shutdownOnce sync.Once
+}
+
+func newConnector(set connector.Settings, cfg *Config, clk clock) (*graphConnector, error) {
+	if clk == nil {
+		clk = clockwork.NewRealClock()
+	}
+	st, err := graph.New(cfg.graphConfig())
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	c := &graphConnector{
+		cfg:      cfg,
+		id:       set.ID,
+		identity: set.ID.String(),
+		logger:   set.Logger,
+		tb:       tb,
+		clock:    clk,
+		store:    st,
+	}
+	c.spanBufs.New = func() any { b := make([]graph.Span, 0, 1024); return &b }
+	c.logBufs.New = func() any { b := make([]graph.LogRef, 0, 1024); return &b }
+	if err := tb.RegisterConnectorLogs2graphEdgesLiveCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(c.edges.Load())
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := tb.RegisterConnectorLogs2graphPendingSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(c.pending.Load())
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *graphConnector) setEdgeLogs(next consumer.Logs) {
+	c.edgeLogs = next
+	c.tracesFromLogsInstance.Store(true)
+}
+
+func (c *graphConnector) setPassThrough(next consumer.Logs) { c.passThrough = next }
+
+func (c *graphConnector) setMetrics(next consumer.Metrics) { c.metricsNext = next }
+
+// edgeOutput is where edge and snapshot records go: the traces -> logs consumer, else the
+// logs -> logs one (a logs-only deployment).
+func (c *graphConnector) edgeOutput() consumer.Logs {
+	if c.edgeLogs != nil {
+		return c.edgeLogs
+	}
+	return c.passThrough
+}
+
+// Start loads the graph from storage (when configured) and starts the flush loop.
+func (c *graphConnector) Start(ctx context.Context, host component.Host) error {
+	if c.cfg.Storage != nil {
+		client, err := storageClient(ctx, host, *c.cfg.Storage, c.id)
+		if err != nil {
+			return err
+		}
+		c.client = client
+		c.load(ctx)
+	}
+	now := c.clock.Now()
+	c.mu.Lock()
+	c.lastInput, c.lastTick = now, now
+	c.mu.Unlock()
+	c.lastMetrics = now
+	loopCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(1)
+	go c.loop(loopCtx)
+	c.logger.Info("Started logs2graph connector",
+		zap.Duration("flush_interval", c.cfg.FlushInterval),
+		zap.Bool("storage", c.client != nil),
+		zap.Bool("edge_records", c.edgeOutput() != nil),
+		zap.Bool("metrics", c.metricsNext != nil))
+	return nil
+}
+
+// Shutdown stops the loop, closes every window (expiring all pending spans), emits the
+// remaining edge records and metrics, saves the graph and releases the storage client. It is
+// safe without Start and safe to call twice.
+func (c *graphConnector) Shutdown(ctx context.Context) error {
+	var err error
+	c.shutdownOnce.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+			c.wg.Wait()
+		}
+		c.mu.Lock()
+		windows := c.store.FlushAll()
+		c.updateGaugesLocked()
+		c.mu.Unlock()
+		c.emitWindows(ctx, windows)
+		c.emitMetrics(ctx)
+		c.recordStats(ctx)
+		if c.client != nil {
+			c.save(ctx)
+			err = c.client.Close(ctx)
+		}
+		c.tb.Shutdown()
+		c.logger.Info("Stopped logs2graph connector")
+	})
+	return err
+}
+
+func (c *graphConnector) tickInterval() time.Duration {
+	return max(min(c.cfg.FlushInterval/2, maxTick), time.Millisecond)
+}
+
+func (c *graphConnector) loop(ctx context.Context) {
+	defer c.wg.Done()
+	tick := c.clock.NewTicker(c.tickInterval())
+	defer tick.Stop()
+	var snapC, persistC <-chan time.Time
+	if c.cfg.SnapshotInterval > 0 {
+		t := c.clock.NewTicker(c.cfg.SnapshotInterval)
+		defer t.Stop()
+		snapC = t.Chan()
+	}
+	if c.client != nil {
+		t := c.clock.NewTicker(c.cfg.PersistInterval)
+		defer t.Stop()
+		persistC = t.Chan()
+	}
+	bg := context.Background()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.Chan():
+			c.tick(bg)
+		case <-snapC:
+			c.emitSnapshot(bg)
+		case <-persistC:
+			c.save(bg)
+		}
+	}
+}
+
+// tick advances event time when the input is idle, emits the windows the watermark has closed,
+// and emits the metrics every flush_interval of wall clock.
+func (c *graphConnector) tick(ctx context.Context) {
+	now := c.clock.Now()
+	c.mu.Lock()
+	if c.cfg.IdleAdvance > 0 && now.Sub(c.lastInput) >= c.cfg.IdleAdvance {
+		if wm := c.store.Watermark(); wm > 0 {
+			if d := now.Sub(c.lastTick); d > 0 {
+				c.store.Advance(wm + int64(d))
+			}
+		}
+	}
+	c.lastTick = now
+	windows := c.store.Flush()
+	c.updateGaugesLocked()
+	c.mu.Unlock()
+
+	c.emitWindows(ctx, windows)
+	if now.Sub(c.lastMetrics) >= c.cfg.FlushInterval {
+		c.lastMetrics = now
+		c.emitMetrics(ctx)
+	}
+	c.recordStats(ctx)
+}
+
+// futureLimit is the latest accepted event time (0: no limit).
+func (c *graphConnector) futureLimit(now time.Time) int64 {
+	if c.cfg.MaxClockSkew <= 0 {
+		return 0
+	}
+	return now.Add(c.cfg.MaxClockSkew).UnixNano()
+}
+
+// consumeTraces adds the spans to the graph under one lock.
+func (c *graphConnector) consumeTraces(ctx context.Context, td ptrace.Traces) error {
+	n := td.SpanCount()
+	if n == 0 {
+		return nil
+	}
+	c.tb.ConnectorLogs2graphSpansIn.Add(ctx, int64(n))
+	now := c.clock.Now()
+	bp := c.spanBufs.Get().(*[]graph.Span)
+	buf := appendSpans((*bp)[:0], td, c.futureLimit(now))
+
+	c.mu.Lock()
+	c.store.AddSpans(buf)
+	c.lastInput = now
+	c.updateGaugesLocked()
+	c.mu.Unlock()
+
+	clear(buf) // do not keep the request's strings alive
+	if cap(buf) <= maxPooledBuffer {
+		*bp = buf[:0]
+		c.spanBufs.Put(bp)
+	}
+	return nil
+}
+
+// consumeLogs adds the records to the graph under one lock, then passes them through unchanged.
+func (c *graphConnector) consumeLogs(ctx context.Context, ld plog.Logs) error {
+	n := ld.LogRecordCount()
+	if n > 0 {
+		c.tb.ConnectorLogs2graphLogRecordsIn.Add(ctx, int64(n))
+		now := c.clock.Now()
+		bp := c.logBufs.Get().(*[]graph.LogRef)
+		buf := appendLogRefs((*bp)[:0], ld, c.futureLimit(now))
+
+		c.mu.Lock()
+		for i := range buf {
+			c.store.AddLog(&buf[i])
+		}
+		c.lastInput = now
+		c.updateGaugesLocked()
+		c.mu.Unlock()
+
+		clear(buf)
+		if cap(buf) <= maxPooledBuffer {
+			*bp = buf[:0]
+			c.logBufs.Put(bp)
+		}
+	}
+	if c.passThrough == nil {
+		return nil
+	}
+	return c.passThrough.ConsumeLogs(ctx, ld)
+}
+
+// updateGaugesLocked refreshes the gauge values. c.mu must be held.
+func (c *graphConnector) updateGaugesLocked() {
+	st := c.store.Stats()
+	c.pending.Store(int64(st.Pending))
+	c.edges.Store(int64(st.Edges))
+}
+
+func (c *graphConnector) observed() pcommon.Timestamp {
+	return pcommon.NewTimestampFromTime(c.clock.Now())
+}
+
+func (c *graphConnector) emitWindows(ctx context.Context, windows []graph.Window) {
+	if len(windows) == 0 {
+		return
+	}
+	next := c.edgeOutput()
+	if next == nil {
+		return
+	}
+	ld, n := windowsToLogs(c.identity, windows, c.observed())
+	c.emitLogs(ctx, next, ld, n)
+}
+
+func (c *graphConnector) emitSnapshot(ctx context.Context) {
+	next := c.edgeOutput()
+	if next == nil {
+		return
+	}
+	c.mu.Lock()
+	edges := c.store.Snapshot()
+	wm := c.store.Watermark()
+	c.mu.Unlock()
+	if len(edges) == 0 {
+		return
+	}
+	ld, n := snapshotToLogs(c.identity, edges, wm, c.observed())
+	c.emitLogs(ctx, next, ld, n)
+}
+
+func (c *graphConnector) emitLogs(ctx context.Context, next consumer.Logs, ld plog.Logs, n int) {
+	if n == 0 {
+		return
+	}
+	if err := next.ConsumeLogs(ctx, ld); err != nil {
+		c.tb.ConnectorLogs2graphDropped.Add(ctx, int64(n), reasonAttr("downstream_error"))
+		c.logger.Warn("Failed to emit edge records", zap.Error(err), zap.Int("records", n))
+		return
+	}
+	c.tb.ConnectorLogs2graphRecordsEmitted.Add(ctx, int64(n))
+}
+
+func (c *graphConnector) emitMetrics(ctx context.Context) {
+	if c.metricsNext == nil {
+		return
+	}
+	c.mu.Lock()
+	edges := c.store.Snapshot()
+	c.mu.Unlock()
+	md, points := snapshotToMetrics(c.identity, edges, c.observed())
+	if points == 0 {
+		return
+	}
+	if err := c.metricsNext.ConsumeMetrics(ctx, md); err != nil {
+		c.tb.ConnectorLogs2graphDropped.Add(ctx, int64(points), reasonAttr("downstream_error"))
+		c.logger.Warn("Failed to emit service graph metrics", zap.Error(err), zap.Int("data_points", points))
+	}
+}
+
+// recordStats turns the store's cumulative counters into telemetry deltas. It runs on the loop
+// goroutine, or in Shutdown after the loop has stopped.
+func (c *graphConnector) recordStats(ctx context.Context) {
+	c.mu.Lock()
+	st := c.store.Stats()
+	prev := c.lastStats
+	c.lastStats = st
+	c.mu.Unlock()
+	if d := st.Pairs + st.Inferred - prev.Pairs - prev.Inferred; d > 0 {
+		c.tb.ConnectorLogs2graphPairs.Add(ctx, int64(d))
+	}
+	if d := st.UnpairedExpired - prev.UnpairedExpired; d > 0 {
+		c.tb.ConnectorLogs2graphUnpairedExpired.Add(ctx, int64(d))
+	}
+	for r := range graph.NumDropReasons {
+		if d := st.Dropped[r] - prev.Dropped[r]; d > 0 {
+			c.tb.ConnectorLogs2graphDropped.Add(ctx, int64(d), reasonAttr(r.String()))
+		}
+	}
+}
+
+func reasonAttr(reason string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason)))
+}
+
+func storageClient(ctx context.Context, host component.Host, storageID, ownerID component.ID) (storage.Client, error) {
+	ext, found := host.GetExtensions()[storageID]
+	if !found {
+		return nil, errStorageNotFound
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, errNotStorage
+	}
+	return se.GetClient(ctx, component.KindConnector, ownerID, snapshotKey)
+}
+
+// load restores the graph from storage. A missing snapshot is normal; an unreadable or corrupt
+// one is logged and counted, and the connector starts with an empty graph.
+func (c *graphConnector) load(ctx context.Context) {
+	data, err := c.client.Get(ctx, snapshotKey)
+	if err != nil {
+		c.storageError(ctx, "load")
+		c.logger.Warn("Cannot read graph snapshot, starting fresh", zap.Error(err))
+		return
+	}
+	if data == nil {
+		return
+	}
+	c.mu.Lock()
+	err = c.store.UnmarshalBinary(data)
+	st := c.store.Stats()
+	c.lastStats = st
+	c.updateGaugesLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.storageError(ctx, "load")
+		c.logger.Warn("Ignoring corrupt or unknown graph snapshot, starting fresh", zap.Error(err))
+		return
+	}
+	c.logger.Info("Restored graph snapshot", zap.Int("edges", st.Edges), zap.Int("nodes", st.Nodes))
+}
+
+func (c *graphConnector) save(ctx context.Context) {
+	c.mu.Lock()
+	data, err := c.store.MarshalBinary()
+	c.mu.Unlock()
+	if err == nil {
+		err = c.client.Set(ctx, snapshotKey, data)
+	}
+	if err != nil {
+		c.storageError(ctx, "save")
+		c.logger.Warn("Cannot save graph snapshot", zap.Error(err))
+	}
+}
+
+func (c *graphConnector) storageError(ctx context.Context, op string) {
+	c.tb.ConnectorLogs2graphStorageErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", op))))
+}
+
+// ConsumeTraces feeds the graph. The traces -> metrics instance ignores its input when a
+// traces -> logs instance of the same connector ID exists, since the collector gives both the
+// same data.
+func (t *tracesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if t.metricsOnly && t.c.tracesFromLogsInstance.Load() {
+		return nil
+	}
+	return t.c.consumeTraces(ctx, td)
+}
+
+// ConsumeLogs feeds the graph and passes the records through unchanged.
+func (l *logsConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return l.c.consumeLogs(ctx, ld)
+}

@@ -1,0 +1,49 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package logs2graph
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+)
+
+// TestGoldenEdges feeds a multi-service call tree (user -> frontend -> checkout over HTTP,
+// checkout -> payment over gRPC with an error, checkout -> a postgres database, checkout ->
+// shipping through a kafka topic) plus an INTERNAL-only gateway -> inventory trace, in five
+// batches (the halves of one call out of order and across batches):
+//   - batch1: the server and consumer halves of traces 1 and 2, and the client halves of trace 1;
+//   - batch2: the client and producer halves of trace 2 (their partners came in batch1);
+//   - batch3: trace 3 in the second window, the INTERNAL-only trace (an error), and a frontend
+//     CLIENT call to `ads` (peer.service);
+//   - batch4: a span 18 s later, so the `ads` client half expires unmatched (a virtual call);
+//   - batch5: the `ads` server half, too late to pair: it counts from the user node.
+//
+// The edge records emitted at shutdown (three windows) must equal testdata/expected/edges.yaml.
+// To regenerate after a deliberate change, temporarily write `merged(p.edges)` with
+// golden.WriteLogs and check the diff.
+func TestGoldenEdges(t *testing.T) {
+	p := newPipelines(t, createDefaultConfig().(*Config), nil, false)
+	p.start(t, componenttest.NewNopHost())
+	for _, name := range []string{"batch1.yaml", "batch2.yaml", "batch3.yaml", "batch4.yaml", "batch5.yaml"} {
+		td, err := golden.ReadTraces(filepath.Join("testdata", "input", name))
+		require.NoError(t, err)
+		require.NoError(t, p.traces.ConsumeTraces(context.Background(), td))
+	}
+	p.shutdown(t)
+
+	actual := merged(p.edges)
+	expected, err := golden.ReadLogs(filepath.Join("testdata", "expected", "edges.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, plogtest.CompareLogs(expected, actual,
+		plogtest.IgnoreObservedTimestamp(),
+		plogtest.IgnoreResourceLogsOrder(),
+		plogtest.IgnoreLogRecordsOrder()))
+	require.Zero(t, p.pass.LogRecordCount(), "edge records go to the traces -> logs output only")
+}

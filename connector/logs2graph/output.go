@@ -1,0 +1,247 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package logs2graph // import "github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph"
+
+import (
+	"fmt"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+)
+
+// Event names and attribute keys of the edge records (the contract in docs/attributes.md).
+const (
+	eventEdge     = "logs2graph.edge"
+	eventSnapshot = "logs2graph.snapshot"
+
+	attrEventName    = "event.name"
+	attrClient       = "graph.client"
+	attrServer       = "graph.server"
+	attrConnType     = "graph.connection_type"
+	attrCalls        = "graph.calls"
+	attrErrors       = "graph.errors"
+	attrLogErrors    = "graph.log_errors"
+	attrP50          = "graph.latency.p50_ms"
+	attrP95          = "graph.latency.p95_ms"
+	attrP99          = "graph.latency.p99_ms"
+	attrWindowStart  = "graph.window.start"
+	attrWindowEnd    = "graph.window.end"
+	attrSource       = "graph.source"
+	attrFirstSeen    = "graph.first_seen"
+	attrLastSeen     = "graph.last_seen"
+	attrClientKind   = "graph.client.kind"
+	attrServerKind   = "graph.server.kind"
+	attrClientSystem = "graph.client.system"
+	attrServerSystem = "graph.server.system"
+)
+
+// Metric names and attributes of the traces -> metrics output (contrib servicegraph's).
+const (
+	metricRequestTotal  = "traces_service_graph_request_total"
+	metricRequestFailed = "traces_service_graph_request_failed_total"
+	metricServerSeconds = "traces_service_graph_request_server_seconds"
+	metricClientSeconds = "traces_service_graph_request_client_seconds"
+)
+
+// newOutputLogs returns a plog.Logs with the connector's resource and scope, and the record
+// slice to fill.
+func newOutputLogs(identity string) (plog.Logs, plog.LogRecordSlice) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr(attrServiceName, identity)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	return ld, sl.LogRecords()
+}
+
+// windowsToLogs builds one logs2graph.edge record per edge and window.
+func windowsToLogs(identity string, windows []graph.Window, observed pcommon.Timestamp) (plog.Logs, int) {
+	ld, lrs := newOutputLogs(identity)
+	n := 0
+	for _, w := range windows {
+		n += len(w.Edges)
+	}
+	lrs.EnsureCapacity(n)
+	for _, w := range windows {
+		for i := range w.Edges {
+			fillRecord(lrs.AppendEmpty(), eventEdge, &w.Edges[i], w.Start, w.End, observed)
+		}
+	}
+	return ld, n
+}
+
+// snapshotToLogs builds one logs2graph.snapshot record per live edge, with cumulative values.
+// The window is [first seen, watermark].
+func snapshotToLogs(identity string, edges []graph.Edge, watermark int64, observed pcommon.Timestamp) (plog.Logs, int) {
+	ld, lrs := newOutputLogs(identity)
+	lrs.EnsureCapacity(len(edges))
+	for i := range edges {
+		e := &edges[i]
+		lr := lrs.AppendEmpty()
+		fillRecord(lr, eventSnapshot, e, e.FirstSeen, max(watermark, e.LastSeen), observed)
+		lr.Attributes().PutInt(attrLastSeen, e.LastSeen)
+	}
+	return ld, len(edges)
+}
+
+func fillRecord(lr plog.LogRecord, event string, e *graph.Edge, start, end int64, observed pcommon.Timestamp) {
+	lr.SetEventName(event)
+	lr.SetTimestamp(pcommon.Timestamp(max(end, 0)))
+	lr.SetObservedTimestamp(observed)
+	lr.Body().SetStr(edgeBody(e))
+	a := lr.Attributes()
+	a.EnsureCapacity(19)
+	a.PutStr(attrEventName, event)
+	a.PutStr(attrClient, e.Client.Name)
+	a.PutStr(attrServer, e.Server.Name)
+	a.PutStr(attrConnType, e.Conn.String())
+	a.PutInt(attrCalls, clampInt(e.Calls))
+	a.PutInt(attrErrors, clampInt(e.Errors))
+	a.PutInt(attrLogErrors, clampInt(e.LogErrors))
+	a.PutDouble(attrP50, e.Latency.P50)
+	a.PutDouble(attrP95, e.Latency.P95)
+	a.PutDouble(attrP99, e.Latency.P99)
+	a.PutInt(attrWindowStart, start)
+	a.PutInt(attrWindowEnd, end)
+	a.PutStr(attrSource, e.Source.String())
+	a.PutInt(attrFirstSeen, e.FirstSeen)
+	a.PutStr(attrClientKind, e.Client.Kind.String())
+	a.PutStr(attrServerKind, e.Server.Kind.String())
+	if e.Client.System != "" {
+		a.PutStr(attrClientSystem, e.Client.System)
+	}
+	if e.Server.System != "" {
+		a.PutStr(attrServerSystem, e.Server.System)
+	}
+}
+
+// edgeBody is the short human summary of an edge record.
+func edgeBody(e *graph.Edge) string {
+	s := e.Client.Name + " -> " + e.Server.Name + " (" + e.Conn.String() + "): " +
+		strconv.FormatUint(e.Calls, 10) + " calls, " + strconv.FormatUint(e.Errors, 10) + " errors"
+	if e.Calls > 0 {
+		s += ", p95 " + strconv.FormatFloat(e.Latency.P95, 'f', 1, 64) + " ms"
+	}
+	if e.LogErrors > 0 {
+		s += fmt.Sprintf(", %d error logs", e.LogErrors)
+	}
+	return s
+}
+
+func clampInt(v uint64) int64 {
+	if v > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(v)
+}
+
+// servicegraphConnType maps our connection types to contrib servicegraph's connection_type
+// label values (docs/graph.md).
+func servicegraphConnType(c graph.ConnType) string {
+	switch c {
+	case graph.ConnMessaging:
+		return "messaging_system"
+	case graph.ConnDatabase:
+		return "database"
+	case graph.ConnVirtual:
+		return "virtual_node"
+	}
+	return ""
+}
+
+// snapshotToMetrics builds contrib-servicegraph-compatible cumulative metrics from a snapshot.
+// Edges known only from logs (no calls) are left out. The start time of every point is the
+// edge's first event (at most now), so that an edge removed after edge_ttl and seen again
+// restarts its series visibly.
+func snapshotToMetrics(identity string, edges []graph.Edge, now pcommon.Timestamp) (pmetric.Metrics, int) {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr(attrServiceName, identity)
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+
+	total := sm.Metrics().AppendEmpty()
+	total.SetName(metricRequestTotal)
+	total.SetDescription("Requests between two nodes, from traces.")
+	total.SetUnit("{request}")
+	totalSum := total.SetEmptySum()
+	totalSum.SetIsMonotonic(true)
+	totalSum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+
+	failed := sm.Metrics().AppendEmpty()
+	failed.SetName(metricRequestFailed)
+	failed.SetDescription("Failed requests between two nodes, from traces.")
+	failed.SetUnit("{request}")
+	failedSum := failed.SetEmptySum()
+	failedSum.SetIsMonotonic(true)
+	failedSum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+
+	server := sm.Metrics().AppendEmpty()
+	server.SetName(metricServerSeconds)
+	server.SetDescription("Server-side request duration between two nodes.")
+	server.SetUnit("s")
+	serverHist := server.SetEmptyHistogram()
+	serverHist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+
+	client := sm.Metrics().AppendEmpty()
+	client.SetName(metricClientSeconds)
+	client.SetDescription("Client-side request duration between two nodes.")
+	client.SetUnit("s")
+	clientHist := client.SetEmptyHistogram()
+	clientHist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+
+	points := 0
+	for i := range edges {
+		e := &edges[i]
+		if e.Calls == 0 {
+			continue
+		}
+		start := pcommon.Timestamp(max(min(e.FirstSeen, int64(now)), 0))
+		conn := servicegraphConnType(e.Conn)
+
+		dp := totalSum.DataPoints().AppendEmpty()
+		putEdgeLabels(dp.Attributes(), e, conn)
+		dp.SetStartTimestamp(start)
+		dp.SetTimestamp(now)
+		dp.SetIntValue(clampInt(e.Calls))
+
+		fp := failedSum.DataPoints().AppendEmpty()
+		putEdgeLabels(fp.Attributes(), e, conn)
+		fp.SetStartTimestamp(start)
+		fp.SetTimestamp(now)
+		fp.SetIntValue(clampInt(e.Errors))
+		points += 2
+
+		for _, h := range []struct {
+			hist pmetric.Histogram
+			src  *graph.Histogram
+		}{{serverHist, &e.ServerLatency}, {clientHist, &e.ClientLatency}} {
+			if h.src.Count == 0 {
+				continue
+			}
+			hp := h.hist.DataPoints().AppendEmpty()
+			putEdgeLabels(hp.Attributes(), e, conn)
+			hp.SetStartTimestamp(start)
+			hp.SetTimestamp(now)
+			hp.SetCount(h.src.Count)
+			hp.SetSum(h.src.Sum)
+			hp.ExplicitBounds().FromRaw(h.src.Bounds)
+			hp.BucketCounts().FromRaw(h.src.Counts)
+			points++
+		}
+	}
+	return md, points
+}
+
+func putEdgeLabels(a pcommon.Map, e *graph.Edge, conn string) {
+	a.EnsureCapacity(3)
+	a.PutStr("client", e.Client.Name)
+	a.PutStr("server", e.Server.Name)
+	a.PutStr("connection_type", conn)
+}
