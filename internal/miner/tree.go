@@ -180,6 +180,9 @@ func (m *Miner) best(ts []*Template, toks []token) match {
 	need := m.minScore(len(toks))
 	m.soft = m.soft[:0]
 	for _, t := range ts {
+		if !canReach(t, toks, need) {
+			continue
+		}
 		eq, soft, hard := m.score(t, toks)
 		if eq < need || hard {
 			continue
@@ -290,6 +293,22 @@ func (m *Miner) score(t *Template, toks []token) (eq int, soft uint64, hard bool
 		hard = true
 	}
 	return eq, soft, hard
+}
+
+// canReach is a cheap upper bound on score's eq: only positions with an equal token hash or a
+// variable in the template can count as equal. It lets best skip most templates of a crowded
+// leaf (a flood of unrelated lines) without running the per-token word rules.
+func canReach(t *Template, toks []token, need int) bool {
+	possible := len(toks)
+	for i := range toks {
+		if t.toks[i].hash != toks[i].hash && t.toks[i].flags&tVar == 0 {
+			possible--
+			if possible < need {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func hasUpper(s string) bool {
