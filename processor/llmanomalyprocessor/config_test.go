@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/miner"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 )
 
@@ -29,7 +30,17 @@ func TestLoadConfig(t *testing.T) {
 	custom.MessageFields = []string{"msg", "message"}
 	custom.Session.Attribute = "request.id"
 	custom.Session.Regex = `blk_-?\d+`
+	custom.Templates.SimilarityThreshold = 0.6
+	custom.Templates.Depth = 5
+	custom.Templates.MaxChildren = 50
+	custom.Templates.MaxTemplates = 500
+	custom.Templates.MaxLineLength = 4096
+	custom.Templates.MaxTokens = 64
+	custom.Templates.ChurnGuardRatio = 0.25
+	custom.Templates.Masks = []miner.Mask{{Name: "tenant", Regex: "tenant-[a-z0-9]+"}}
 	custom.MaxServices = 50
+	custom.Detectors.NewTemplate.Enabled = false
+	custom.Detectors.RareTemplate.MaxRatio = 0.002
 	custom.IncludeParams = true
 	custom.AnnotateNormal = false
 	custom.Storage = &storageID
@@ -66,6 +77,16 @@ func TestLoadInvalidConfig(t *testing.T) {
 	assert.ErrorContains(t, err, "max_held_records must be greater or equal to max_records")
 	assert.ErrorContains(t, err, "message_fields must not be empty")
 	assert.ErrorContains(t, err, "session.regex is invalid")
+}
+
+func TestNestedConfigErrorsAreReported(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Templates.SimilarityThreshold = 2
+	cfg.Detectors.Rate.Bucket = 0
+	err := confmap.Validate(cfg)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "similarity_threshold must be in (0,1]")
+	assert.ErrorContains(t, err, "rate.bucket must be positive")
 }
 
 func TestDefaultConfigUnmarshalsFromEmpty(t *testing.T) {
