@@ -60,6 +60,38 @@ type Incident struct {
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// Source says who produced the analysis: "statistical" or "llm".
 	Source string `json:"source"`
+	// MergedInto is set on the final (resolved) version of an incident that turned out to be part
+	// of an older incident: the id of that incident. Sinks should close this one.
+	MergedInto string `json:"merged_into,omitempty"`
+}
+
+// Clone returns a deep copy of the incident.
+func (in *Incident) Clone() Incident {
+	out := *in
+	out.PropagationPath = cloneSlice(in.PropagationPath)
+	out.Evidence = cloneSlice(in.Evidence)
+	if in.DependencyPaths != nil {
+		out.DependencyPaths = make([][]string, len(in.DependencyPaths))
+		for i, p := range in.DependencyPaths {
+			out.DependencyPaths[i] = cloneSlice(p)
+		}
+	}
+	if in.Candidates != nil {
+		out.Candidates = make([]Candidate, len(in.Candidates))
+		for i, c := range in.Candidates {
+			c.Reasons = cloneSlice(c.Reasons)
+			out.Candidates[i] = c
+		}
+	}
+	out.AffectedServices = cloneSlice(in.AffectedServices)
+	out.TopTemplates = cloneSlice(in.TopTemplates)
+	out.RemediationSteps = cloneSlice(in.RemediationSteps)
+	out.SimilarIncidents = cloneSlice(in.SimilarIncidents)
+	if in.ResolvedAt != nil {
+		t := *in.ResolvedAt
+		out.ResolvedAt = &t
+	}
+	return out
 }
 
 // Candidate is one ranked root-cause candidate.
@@ -86,4 +118,12 @@ type Similar struct {
 	Similarity       float64 `json:"similarity"`
 	RootCauseService string  `json:"root_cause_service"`
 	Resolution       string  `json:"resolution,omitempty"`
+}
+
+// cloneSlice copies s, keeping nil as nil and empty as empty.
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
 }

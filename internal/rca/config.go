@@ -1,0 +1,160 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rca // import "github.com/otelcol-aiops/otelcol-aiops/internal/rca"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config holds the engine's thresholds, windows and bounds. Durations are event time.
+type Config struct {
+	// OpenWindow is the window over which a service's anomaly scores are summed to decide
+	// whether an incident opens.
+	OpenWindow time.Duration
+	// OpenThreshold is the summed anomaly score (over OpenWindow, one service) that opens an
+	// incident. Anomalies of severity Low count towards the sum but cannot open an incident alone.
+	OpenThreshold float64
+	// CorrelationWindow: anomalies of services connected to an open incident (within MaxHops)
+	// join it when they are at most this far from its latest evidence. Pending anomalies older
+	// than watermark-CorrelationWindow are forgotten, anomalies older than that are dropped as late.
+	CorrelationWindow time.Duration
+	// MaxHops is the undirected graph distance within which services are correlated.
+	MaxHops int
+	// QuietPeriod: an incident resolves when no evidence arrived for this long.
+	QuietPeriod time.Duration
+	// EdgeTTL: graph edges not seen for this long are forgotten.
+	EdgeTTL time.Duration
+	// OnsetScale is the time constant of the onset term: a candidate whose first anomaly is
+	// OnsetScale later than the earliest gets exp(-1) of the onset weight.
+	OnsetScale time.Duration
+
+	// Edge baselines.
+	// BaselineAlpha is the EWMA weight of a new normal window.
+	BaselineAlpha float64
+	// BaselineWarmup is the number of windows before an edge's baseline is trusted.
+	BaselineWarmup int
+	// MinCalls is the number of calls a window needs for its error rate or latency to be judged.
+	MinCalls int64
+	// MinErrors is the number of errors a window needs to be an error anomaly.
+	MinErrors int64
+	// ErrorRateDelta is the minimum absolute error-rate increase over the baseline.
+	ErrorRateDelta float64
+	// ColdErrorRate is the error rate that is anomalous before the baseline is warm.
+	ColdErrorRate float64
+	// LatencyFactor is the minimum p95 / baseline p95 ratio of a latency anomaly.
+	LatencyFactor float64
+	// MinLatencyIncreaseMs is the minimum absolute p95 increase (ms) of a latency anomaly.
+	MinLatencyIncreaseMs float64
+
+	// Bounds.
+	MaxEdges               int // graph edges; new edges are dropped when full
+	MaxServices            int // services with pending (not yet grouped) anomalies
+	MaxPendingPerService   int // pending anomalies kept per service (oldest overwritten)
+	MaxOpenIncidents       int // new incidents are dropped when full
+	MaxServicesPerIncident int
+	MaxTemplatesPerService int // per incident
+	MaxEvidence            int
+	MaxDependencyPaths     int
+	MaxCandidates          int
+	TopTemplates           int // per service in the output
+	KnowledgeBaseSize      int
+	MaxSimilar             int
+	MinSimilarity          float64
+}
+
+// DefaultConfig returns general defaults (documented in docs/rca.md).
+func DefaultConfig() Config {
+	return Config{
+		OpenWindow:             time.Minute,
+		OpenThreshold:          1.5,
+		CorrelationWindow:      5 * time.Minute,
+		MaxHops:                2,
+		QuietPeriod:            5 * time.Minute,
+		EdgeTTL:                30 * time.Minute,
+		OnsetScale:             30 * time.Second,
+		BaselineAlpha:          0.2,
+		BaselineWarmup:         3,
+		MinCalls:               5,
+		MinErrors:              3,
+		ErrorRateDelta:         0.1,
+		ColdErrorRate:          0.5,
+		LatencyFactor:          3,
+		MinLatencyIncreaseMs:   50,
+		MaxEdges:               10_000,
+		MaxServices:            5_000,
+		MaxPendingPerService:   64,
+		MaxOpenIncidents:       100,
+		MaxServicesPerIncident: 200,
+		MaxTemplatesPerService: 50,
+		MaxEvidence:            10,
+		MaxDependencyPaths:     20,
+		MaxCandidates:          10,
+		TopTemplates:           3,
+		KnowledgeBaseSize:      1_000,
+		MaxSimilar:             3,
+		MinSimilarity:          0.2,
+	}
+}
+
+// Validate reports invalid settings.
+func (c Config) Validate() error {
+	var errs []error
+	pos := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	pos("open_window", c.OpenWindow)
+	pos("correlation_window", c.CorrelationWindow)
+	pos("quiet_period", c.QuietPeriod)
+	pos("edge_ttl", c.EdgeTTL)
+	pos("onset_scale", c.OnsetScale)
+	if !(c.OpenThreshold > 0) || math.IsInf(c.OpenThreshold, 0) {
+		errs = append(errs, errors.New("open_threshold must be positive and finite"))
+	}
+	if c.MaxHops < 0 || c.MaxHops > 10 {
+		errs = append(errs, errors.New("max_hops must be in [0, 10]"))
+	}
+	if !(c.BaselineAlpha > 0 && c.BaselineAlpha <= 1) {
+		errs = append(errs, errors.New("baseline_alpha must be in (0, 1]"))
+	}
+	if c.BaselineWarmup < 0 {
+		errs = append(errs, errors.New("baseline_warmup must not be negative"))
+	}
+	if !(c.LatencyFactor >= 1) || math.IsInf(c.LatencyFactor, 0) {
+		errs = append(errs, errors.New("latency_factor must be >= 1"))
+	}
+	for _, f := range []struct {
+		n string
+		v float64
+	}{{"error_rate_delta", c.ErrorRateDelta}, {"cold_error_rate", c.ColdErrorRate}, {"min_similarity", c.MinSimilarity}} {
+		if !(f.v >= 0 && f.v <= 1) {
+			errs = append(errs, fmt.Errorf("%s must be in [0, 1]", f.n))
+		}
+	}
+	if !(c.MinLatencyIncreaseMs >= 0) || math.IsInf(c.MinLatencyIncreaseMs, 0) {
+		errs = append(errs, errors.New("min_latency_increase_ms must be >= 0"))
+	}
+	if c.MinCalls < 1 || c.MinErrors < 1 {
+		errs = append(errs, errors.New("min_calls and min_errors must be >= 1"))
+	}
+	for _, b := range []struct {
+		n string
+		v int
+	}{
+		{"max_edges", c.MaxEdges}, {"max_services", c.MaxServices}, {"max_pending_per_service", c.MaxPendingPerService},
+		{"max_open_incidents", c.MaxOpenIncidents}, {"max_services_per_incident", c.MaxServicesPerIncident},
+		{"max_templates_per_service", c.MaxTemplatesPerService}, {"max_evidence", c.MaxEvidence},
+		{"max_dependency_paths", c.MaxDependencyPaths}, {"max_candidates", c.MaxCandidates},
+		{"top_templates", c.TopTemplates}, {"knowledge_base_size", c.KnowledgeBaseSize}, {"max_similar", c.MaxSimilar},
+	} {
+		if b.v < 1 {
+			errs = append(errs, fmt.Errorf("%s must be >= 1", b.n))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,717 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package rca is the pdata-free incident engine of the rca exporter: it keeps a service
+// dependency graph with per-edge baselines, groups anomalies into incidents, ranks root-cause
+// candidates without an LLM and keeps a bounded knowledge base of past incidents.
+//
+// Everything runs on event time: the watermark is the largest event time seen (or passed to
+// Advance), so a replayed stream gives the same incidents as a live one. An Engine is not safe
+// for concurrent use; the caller serialises access (the exporter holds a mutex).
+package rca
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+)
+
+// Anomaly is one anomalous log record (see docs/attributes.md), or an edge anomaly derived by
+// the engine.
+type Anomaly struct {
+	Service    string
+	Time       int64 // unix nanoseconds, event time
+	Score      float64
+	Severity   incident.Severity // derived from Score when empty
+	Type       string
+	TemplateID string
+	Template   string
+	Line       string // the record body, used as evidence
+}
+
+// EdgeWindow is one logs2graph.edge record: the calls of one edge in one event-time window.
+type EdgeWindow struct {
+	Client, Server         string
+	ClientKind, ServerKind string
+	ConnType               string
+	Calls, Errors          int64
+	LogErrors              int64
+	P50, P95, P99          float64 // ms
+	WindowStart, WindowEnd int64   // unix nanoseconds
+}
+
+// Stats are cumulative counters.
+type Stats struct {
+	AnomaliesIn       uint64
+	EdgesIn           uint64
+	EdgeAnomalies     uint64 // edge windows judged anomalous (charged to the callee)
+	IncidentsOpened   uint64
+	IncidentsUpdated  uint64
+	IncidentsResolved uint64
+	IncidentsMerged   uint64 // incidents found to be one problem and merged into an older one
+	EdgesExpired      uint64
+
+	DroppedInvalid          uint64 // anomalies or edges with missing names, bad times or scores
+	DroppedLate             uint64 // anomalies older than watermark - correlation window
+	DroppedEdgesFull        uint64 // new edges beyond MaxEdges
+	DroppedServicesFull     uint64 // pending anomalies of new services beyond MaxServices
+	DroppedPendingFull      uint64 // oldest pending anomalies overwritten (MaxPendingPerService)
+	DroppedIncidentsFull    uint64 // incidents not opened (MaxOpenIncidents)
+	DroppedIncidentServices uint64 // anomalies of services beyond MaxServicesPerIncident
+	DroppedTemplates        uint64 // templates beyond MaxTemplatesPerService (still counted)
+	KnowledgeBaseEvicted    uint64
+}
+
+type pendingAnom struct {
+	a   Anomaly
+	sig *edgeSignal
+}
+
+type tplAgg struct {
+	id, text string
+	count    int
+	first    int64
+}
+
+const maxExemplars = 3
+const maxEdgeCallers = 20
+
+type svcAgg struct {
+	onset, last int64
+	count       int
+	maxScore    float64
+	logMax      float64
+	sev         incident.Severity
+	types       map[string]int
+	templates   map[string]*tplAgg
+	exemplars   []Anomaly // earliest few
+	edges       map[string]*edgeSignal
+	edgeScore   float64
+}
+
+type openInc struct {
+	id          string
+	version     int
+	start, last int64
+	services    map[string]*svcAgg
+	dirty       bool
+	sig         string
+	out         incident.Incident
+}
+
+// Engine groups anomalies into incidents and ranks their root causes. Not goroutine-safe.
+type Engine struct {
+	cfg     Config
+	g       *depGraph
+	pending map[string][]pendingAnom
+	open    map[string]*openInc
+	kb      *KnowledgeBase
+	wm      int64
+	stats   Stats
+	merged  []incident.Incident
+}
+
+// New returns an engine, or an error for an invalid config.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{
+		cfg:     cfg,
+		g:       newDepGraph(),
+		pending: map[string][]pendingAnom{},
+		open:    map[string]*openInc{},
+		kb:      NewKnowledgeBase(cfg.KnowledgeBaseSize),
+	}, nil
+}
+
+// Stats returns the counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.KnowledgeBaseEvicted = e.kb.Evicted()
+	return s
+}
+
+// Watermark returns the engine's event time (unix nanoseconds).
+func (e *Engine) Watermark() int64 { return e.wm }
+
+// KnowledgeBase returns the engine's knowledge base (shared, not a copy).
+func (e *Engine) KnowledgeBase() *KnowledgeBase { return e.kb }
+
+// SetResolution records resolution notes for an incident in the knowledge base.
+func (e *Engine) SetResolution(id, notes string) bool { return e.kb.SetResolution(id, notes) }
+
+// MarshalBinary snapshots the knowledge base (open incident state is not persisted).
+func (e *Engine) MarshalBinary() ([]byte, error) { return e.kb.MarshalBinary() }
+
+// UnmarshalBinary restores a knowledge base snapshot; on error nothing changes.
+func (e *Engine) UnmarshalBinary(b []byte) error { return e.kb.UnmarshalBinary(b) }
+
+// OpenIncidents returns the number of open incidents.
+func (e *Engine) OpenIncidents() int { return len(e.open) }
+
+// SeverityOf maps a score to the processor's severity bands.
+func SeverityOf(score float64) incident.Severity {
+	switch {
+	case score >= 0.9:
+		return incident.SeverityCritical
+	case score >= 0.7:
+		return incident.SeverityHigh
+	case score >= 0.5:
+		return incident.SeverityMedium
+	default:
+		return incident.SeverityLow
+	}
+}
+
+func sevRank(s incident.Severity) int {
+	switch s {
+	case incident.SeverityCritical:
+		return 4
+	case incident.SeverityHigh:
+		return 3
+	case incident.SeverityMedium:
+		return 2
+	case incident.SeverityLow:
+		return 1
+	}
+	return 0
+}
+
+func (e *Engine) bump(t int64) {
+	if t > e.wm {
+		e.wm = t
+	}
+}
+
+// AddAnomaly feeds one anomalous record.
+func (e *Engine) AddAnomaly(a Anomaly) {
+	e.stats.AnomaliesIn++
+	if a.Service == "" || a.Time <= 0 || math.IsNaN(a.Score) || math.IsInf(a.Score, 0) {
+		e.stats.DroppedInvalid++
+		return
+	}
+	a.Score = clamp01(a.Score)
+	if sevRank(a.Severity) == 0 {
+		a.Severity = SeverityOf(a.Score)
+	}
+	e.bump(a.Time)
+	if a.Time < e.wm-int64(e.cfg.CorrelationWindow) {
+		e.stats.DroppedLate++
+		return
+	}
+	e.place(pendingAnom{a: a})
+}
+
+func finite(xs ...float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// AddEdge feeds one edge window: it updates the graph and the edge baseline, and an anomalous
+// window becomes an anomaly of the callee.
+func (e *Engine) AddEdge(w EdgeWindow) {
+	e.stats.EdgesIn++
+	if w.Client == "" || w.Server == "" || w.Client == w.Server || w.WindowEnd <= 0 || w.WindowStart > w.WindowEnd ||
+		w.Calls < 0 || w.Errors < 0 || w.LogErrors < 0 || !finite(w.P50, w.P95, w.P99) {
+		e.stats.DroppedInvalid++
+		return
+	}
+	if w.Errors > w.Calls {
+		w.Errors = w.Calls
+	}
+	e.bump(w.WindowEnd)
+	ed := e.g.upsert(&w, e.cfg.MaxEdges)
+	if ed == nil {
+		e.stats.DroppedEdgesFull++
+		return
+	}
+	sig := e.cfg.judge(ed, &w)
+	if sig == nil {
+		return
+	}
+	e.stats.EdgeAnomalies++
+	t := w.WindowStart
+	if t <= 0 {
+		t = w.WindowEnd
+	}
+	if t < e.wm-int64(e.cfg.CorrelationWindow) {
+		e.stats.DroppedLate++
+		return
+	}
+	a := Anomaly{Service: w.Server, Time: t, Score: sig.score, Severity: SeverityOf(sig.score), Type: sig.kind,
+		Line: sig.describe(w.Server)}
+	e.place(pendingAnom{a: a, sig: sig})
+}
+
+// place joins an anomaly to a correlated open incident, or keeps it pending and opens an
+// incident when the service's score crosses the threshold.
+func (e *Engine) place(p pendingAnom) {
+	s := p.a.Service
+	if inc := e.findIncident(s, p.a.Time); inc != nil {
+		e.addTo(inc, p)
+		return
+	}
+	list, ok := e.pending[s]
+	if !ok && len(e.pending) >= e.cfg.MaxServices {
+		e.stats.DroppedServicesFull++
+		return
+	}
+	if len(list) >= e.cfg.MaxPendingPerService {
+		// overwrite the oldest
+		oldest := 0
+		for i := range list {
+			if list[i].a.Time < list[oldest].a.Time {
+				oldest = i
+			}
+		}
+		list = append(list[:oldest], list[oldest+1:]...)
+		e.stats.DroppedPendingFull++
+	}
+	list = append(list, p)
+	e.pending[s] = list
+	if e.crosses(list) {
+		if len(e.open) >= e.cfg.MaxOpenIncidents {
+			e.stats.DroppedIncidentsFull++
+			return
+		}
+		e.openIncident(s)
+	}
+}
+
+// crosses reports whether some OpenWindow of the pending anomalies sums to the threshold with
+// at least one anomaly above Low.
+func (e *Engine) crosses(list []pendingAnom) bool {
+	idx := make([]int, len(list))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(i, j int) bool { return list[idx[i]].a.Time < list[idx[j]].a.Time })
+	w := int64(e.cfg.OpenWindow)
+	sum, lo, strong := 0.0, 0, 0
+	for _, j := range idx {
+		a := &list[j].a
+		sum += a.Score
+		if sevRank(a.Severity) > 1 {
+			strong++
+		}
+		for list[idx[lo]].a.Time < a.Time-w {
+			b := &list[idx[lo]].a
+			sum -= b.Score
+			if sevRank(b.Severity) > 1 {
+				strong--
+			}
+			lo++
+		}
+		if sum >= e.cfg.OpenThreshold-1e-12 && strong > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) sortedOpen() []*openInc {
+	out := make([]*openInc, 0, len(e.open))
+	for _, inc := range e.open {
+		out = append(out, inc)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].start != out[j].start {
+			return out[i].start < out[j].start
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+func (e *Engine) findIncident(s string, t int64) *openInc {
+	if len(e.open) == 0 {
+		return nil
+	}
+	corr := int64(e.cfg.CorrelationWindow)
+	var near map[string]int
+	for _, inc := range e.sortedOpen() {
+		if t < inc.start-corr || t > inc.last+corr {
+			continue
+		}
+		if _, ok := inc.services[s]; ok {
+			return inc
+		}
+		if near == nil {
+			near = e.g.within([]string{s}, e.cfg.MaxHops)
+		}
+		for v := range near {
+			if _, ok := inc.services[v]; ok {
+				return inc
+			}
+		}
+	}
+	return nil
+}
+
+func incidentID(service string, start int64) string {
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%s\x00%d", service, start)
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+func (e *Engine) openIncident(s string) {
+	near := e.g.within([]string{s}, e.cfg.MaxHops)
+	trigger := e.pending[s]
+	var latest int64
+	for _, p := range trigger {
+		if p.a.Time > latest {
+			latest = p.a.Time
+		}
+	}
+	var take []pendingAnom
+	for _, v := range sortedKeys(near) {
+		list := e.pending[v]
+		if v == s {
+			take = append(take, list...)
+			delete(e.pending, v)
+			continue
+		}
+		var keep []pendingAnom
+		for _, p := range list {
+			if p.a.Time >= latest-int64(e.cfg.CorrelationWindow) {
+				take = append(take, p)
+			} else {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) == 0 {
+			delete(e.pending, v)
+		} else {
+			e.pending[v] = keep
+		}
+	}
+	sort.SliceStable(take, func(i, j int) bool {
+		if take[i].a.Time != take[j].a.Time {
+			return take[i].a.Time < take[j].a.Time
+		}
+		return take[i].a.Service < take[j].a.Service
+	})
+	first := take[0].a
+	id := incidentID(first.Service, first.Time)
+	for n := 1; ; n++ {
+		if _, dup := e.open[id]; !dup {
+			break
+		}
+		id = incidentID(fmt.Sprintf("%s#%d", first.Service, n), first.Time)
+	}
+	inc := &openInc{id: id, start: first.Time, last: first.Time, services: map[string]*svcAgg{}}
+	for _, p := range take {
+		e.addTo(inc, p)
+	}
+	e.open[id] = inc
+}
+
+func (e *Engine) addTo(inc *openInc, p pendingAnom) {
+	a := &p.a
+	sa := inc.services[a.Service]
+	if sa == nil {
+		if len(inc.services) >= e.cfg.MaxServicesPerIncident {
+			e.stats.DroppedIncidentServices++
+			return
+		}
+		sa = &svcAgg{onset: a.Time, last: a.Time, types: map[string]int{}, templates: map[string]*tplAgg{},
+			edges: map[string]*edgeSignal{}}
+		inc.services[a.Service] = sa
+	}
+	sa.onset = min(sa.onset, a.Time)
+	sa.last = max(sa.last, a.Time)
+	sa.count++
+	sa.maxScore = max(sa.maxScore, a.Score)
+	if sevRank(a.Severity) > sevRank(sa.sev) {
+		sa.sev = a.Severity
+	}
+	if a.Type != "" {
+		if _, ok := sa.types[a.Type]; ok || len(sa.types) < 16 {
+			sa.types[a.Type]++
+		}
+	}
+	if p.sig != nil {
+		if old := sa.edges[p.sig.caller]; old == nil {
+			if len(sa.edges) < maxEdgeCallers {
+				sa.edges[p.sig.caller] = p.sig
+			}
+		} else if p.sig.score > old.score {
+			sa.edges[p.sig.caller] = p.sig
+		}
+		sa.edgeScore = max(sa.edgeScore, p.sig.score)
+	} else {
+		sa.logMax = max(sa.logMax, a.Score)
+		if a.TemplateID != "" || a.Template != "" {
+			key := a.TemplateID
+			if key == "" {
+				key = a.Template
+			}
+			if t := sa.templates[key]; t != nil {
+				t.count++
+				t.first = min(t.first, a.Time)
+			} else if len(sa.templates) < e.cfg.MaxTemplatesPerService {
+				sa.templates[key] = &tplAgg{id: a.TemplateID, text: a.Template, count: 1, first: a.Time}
+			} else {
+				e.stats.DroppedTemplates++
+			}
+		}
+	}
+	// keep the earliest exemplars
+	i := sort.Search(len(sa.exemplars), func(i int) bool { return sa.exemplars[i].Time > a.Time })
+	if i < maxExemplars {
+		sa.exemplars = append(sa.exemplars, Anomaly{})
+		copy(sa.exemplars[i+1:], sa.exemplars[i:])
+		sa.exemplars[i] = *a
+		if len(sa.exemplars) > maxExemplars {
+			sa.exemplars = sa.exemplars[:maxExemplars]
+		}
+	}
+	inc.start = min(inc.start, a.Time)
+	inc.last = max(inc.last, a.Time)
+	inc.dirty = true
+}
+
+// Advance moves the watermark to now (unix nanoseconds, event time; values at or below the
+// current watermark only flush) and returns the incidents opened, changed or resolved since the
+// last call, ordered by start time and id.
+func (e *Engine) Advance(now int64) []incident.Incident {
+	e.bump(now)
+	if n := e.g.expire(e.wm - int64(e.cfg.EdgeTTL)); n > 0 {
+		e.stats.EdgesExpired += uint64(n)
+	}
+	e.prunePending()
+	e.sweep()
+	e.mergeConnected()
+
+	out := e.merged
+	e.merged = nil
+	for _, inc := range e.sortedOpen() {
+		resolve := e.wm-inc.last >= int64(e.cfg.QuietPeriod)
+		if inc.dirty || resolve {
+			e.rank(inc)
+			inc.dirty = false
+		}
+		if resolve {
+			inc.version++
+			inc.out.Version = inc.version
+			inc.out.Status = incident.StatusResolved
+			at := timeOf(inc.last + int64(e.cfg.QuietPeriod))
+			inc.out.ResolvedAt = &at
+			e.stats.IncidentsResolved++
+			delete(e.open, inc.id)
+			e.kb.Upsert(&inc.out)
+			out = append(out, cloneIncident(&inc.out))
+			continue
+		}
+		sig := signature(&inc.out)
+		if sig == inc.sig {
+			continue
+		}
+		inc.sig = sig
+		inc.version++
+		inc.out.Version = inc.version
+		if inc.version == 1 {
+			e.stats.IncidentsOpened++
+		} else {
+			e.stats.IncidentsUpdated++
+		}
+		e.kb.Upsert(&inc.out)
+		out = append(out, cloneIncident(&inc.out))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].StartedAt.Equal(out[j].StartedAt) {
+			return out[i].StartedAt.Before(out[j].StartedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func signature(inc *incident.Incident) string {
+	var b strings.Builder
+	b.WriteString(inc.RootCauseService)
+	b.WriteByte('|')
+	b.WriteString(string(inc.Severity))
+	b.WriteByte('|')
+	b.WriteString(strings.Join(inc.AffectedServices, ","))
+	b.WriteByte('|')
+	for i, c := range inc.Candidates {
+		if i == 3 {
+			break
+		}
+		b.WriteString(c.Service)
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+func (e *Engine) prunePending() {
+	cut := e.wm - int64(e.cfg.CorrelationWindow)
+	for s, list := range e.pending {
+		keep := list[:0]
+		for _, p := range list {
+			if p.a.Time >= cut {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) == 0 {
+			delete(e.pending, s)
+		} else {
+			e.pending[s] = keep
+		}
+	}
+}
+
+func serviceList(inc *openInc) []string {
+	out := make([]string, 0, len(inc.services))
+	for s := range inc.services {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sweep pulls pending anomalies of services that are (now) connected to an open incident.
+func (e *Engine) sweep() {
+	if len(e.pending) == 0 {
+		return
+	}
+	corr := int64(e.cfg.CorrelationWindow)
+	for _, inc := range e.sortedOpen() {
+		near := e.g.within(serviceList(inc), e.cfg.MaxHops)
+		for _, v := range sortedKeys(near) {
+			list, ok := e.pending[v]
+			if !ok {
+				continue
+			}
+			var keep []pendingAnom
+			for _, p := range list {
+				if p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr {
+					e.addTo(inc, p)
+				} else {
+					keep = append(keep, p)
+				}
+			}
+			if len(keep) == 0 {
+				delete(e.pending, v)
+			} else {
+				e.pending[v] = keep
+			}
+		}
+	}
+}
+
+// mergeConnected merges open incidents that turned out to be connected and overlapping in time
+// (typically because the edge joining them arrived after both opened) into the oldest one.
+func (e *Engine) mergeConnected() {
+	corr := int64(e.cfg.CorrelationWindow)
+	for changed := true; changed; {
+		changed = false
+		list := e.sortedOpen()
+	outer:
+		for i, a := range list {
+			near := e.g.within(serviceList(a), e.cfg.MaxHops)
+			for _, b := range list[i+1:] {
+				if b.start > a.last+corr || a.start > b.last+corr {
+					continue
+				}
+				connected := false
+				for s := range b.services {
+					if _, ok := near[s]; ok {
+						connected = true
+						break
+					}
+				}
+				if !connected {
+					continue
+				}
+				e.absorb(a, b)
+				changed = true
+				break outer
+			}
+		}
+	}
+}
+
+func (e *Engine) absorb(dst, src *openInc) {
+	for _, s := range serviceList(src) {
+		sa := src.services[s]
+		da := dst.services[s]
+		if da == nil {
+			if len(dst.services) >= e.cfg.MaxServicesPerIncident {
+				e.stats.DroppedIncidentServices++
+				continue
+			}
+			dst.services[s] = sa
+			continue
+		}
+		da.onset = min(da.onset, sa.onset)
+		da.last = max(da.last, sa.last)
+		da.count += sa.count
+		da.maxScore = max(da.maxScore, sa.maxScore)
+		da.logMax = max(da.logMax, sa.logMax)
+		da.edgeScore = max(da.edgeScore, sa.edgeScore)
+		if sevRank(sa.sev) > sevRank(da.sev) {
+			da.sev = sa.sev
+		}
+		for _, k := range sortedKeys(sa.types) {
+			da.types[k] += sa.types[k]
+		}
+		for _, k := range sortedTpl(sa.templates) {
+			t := sa.templates[k]
+			if d := da.templates[k]; d != nil {
+				d.count += t.count
+				d.first = min(d.first, t.first)
+			} else if len(da.templates) < e.cfg.MaxTemplatesPerService {
+				da.templates[k] = t
+			}
+		}
+		for _, c := range sortedSigKeys(sa.edges) {
+			sg := sa.edges[c]
+			if d := da.edges[c]; d == nil || sg.score > d.score {
+				if d != nil || len(da.edges) < maxEdgeCallers {
+					da.edges[c] = sg
+				}
+			}
+		}
+		ex := append(append([]Anomaly(nil), da.exemplars...), sa.exemplars...)
+		sort.SliceStable(ex, func(i, j int) bool { return ex[i].Time < ex[j].Time })
+		if len(ex) > maxExemplars {
+			ex = ex[:maxExemplars]
+		}
+		da.exemplars = ex
+	}
+	dst.start = min(dst.start, src.start)
+	dst.last = max(dst.last, src.last)
+	dst.dirty = true
+	delete(e.open, src.id)
+	e.stats.IncidentsMerged++
+	if src.version > 0 {
+		out := cloneIncident(&src.out)
+		out.Version = src.version + 1
+		out.Status = incident.StatusResolved
+		at := timeOf(e.wm)
+		out.ResolvedAt = &at
+		out.MergedInto = dst.id
+		e.kb.Remove(src.id)
+		e.merged = append(e.merged, out)
+	}
+}
+
+func sortedTpl(m map[string]*tplAgg) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

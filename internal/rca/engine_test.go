@@ -1,0 +1,499 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rca
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+)
+
+func dbFault(s *sim, base int64) {
+	s.runFault(shop, base, 3*60*sec,
+		[]edgeFault{
+			{clientName: "payment", serverName: "orders-db", errRate: 0.6},
+			{clientName: "checkout", serverName: "payment", errRate: 0.4, from: 10 * sec},
+			{clientName: "frontend", serverName: "checkout", errRate: 0.3, from: 10 * sec},
+		},
+		[]event{
+			{svc: "payment", typ: "error_burst", tid: "p1", tpl: "db query failed: connection refused <*>", score: 0.8, at: 2 * sec, every: 3 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c1", tpl: "payment call failed status <*>", score: 0.75, at: 6 * sec, every: 4 * sec},
+			{svc: "frontend", typ: "rate_spike", tid: "f1", tpl: "HTTP 500 on /checkout", score: 0.7, at: 9 * sec, every: 5 * sec},
+		})
+}
+
+func TestDatabaseFaultVirtualNode(t *testing.T) {
+	s := newSim(t, nil)
+	dbFault(s, t0)
+	fin := s.final()
+	require.Len(t, fin, 1, "one incident for one problem")
+	var inc incident.Incident
+	for _, v := range fin {
+		inc = v
+	}
+	assert.Equal(t, "orders-db", inc.RootCauseService)
+	assert.Equal(t, "database", inc.Candidates[0].Kind)
+	assert.Equal(t, []string{"orders-db", "payment", "checkout", "frontend"}, inc.PropagationPath)
+	assert.Equal(t, incident.StatusResolved, inc.Status)
+	require.NotNil(t, inc.ResolvedAt)
+	assert.Contains(t, inc.RootCauseIssue, "payment")
+	assert.Contains(t, inc.RootCauseIssue, "fail")
+	assert.Equal(t, "statistical", inc.Source)
+	assert.Equal(t, incident.SeverityCritical, inc.Severity, "60%% errors over a ~1%% baseline")
+	assert.Greater(t, inc.Confidence, 0.5)
+	assert.LessOrEqual(t, inc.Confidence, 1.0)
+	assert.ElementsMatch(t, []string{"orders-db", "payment", "checkout", "frontend"}, inc.AffectedServices)
+	for i, c := range inc.Candidates {
+		assert.Greater(t, c.Score, 0.0)
+		assert.LessOrEqual(t, c.Score, 1.0)
+		if i > 0 {
+			assert.LessOrEqual(t, c.Score, inc.Candidates[i-1].Score)
+		}
+		assert.NotEmpty(t, c.Reasons)
+	}
+	assert.InDelta(t, 1.0, inc.Candidates[0].Score, 1e-9)
+	assert.Contains(t, inc.DependencyPaths, []string{"orders-db", "payment", "checkout", "frontend"})
+	for _, p := range inc.DependencyPaths {
+		assert.LessOrEqual(t, len(p), 6)
+		assert.Equal(t, "orders-db", p[0])
+	}
+	require.NotEmpty(t, inc.Evidence)
+	assert.LessOrEqual(t, len(inc.Evidence), DefaultConfig().MaxEvidence)
+	assert.True(t, strings.HasPrefix(inc.Evidence[0], "[CRITICAL] 2026-03-01T10:02:00Z orders-db: 60% of 100 calls from payment"), inc.Evidence[0])
+	prev := ""
+	for _, ev := range inc.Evidence {
+		// RFC3339 times sort lexically at a fixed zone and precision up to nanoseconds
+		ts := strings.Fields(ev)[1]
+		_, err := time.Parse(time.RFC3339Nano, ts)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, ts, prev)
+		prev = ts
+	}
+	assert.Contains(t, inc.Explanation, "Timeline: 10:02:00 orders-db")
+	assert.Contains(t, inc.Explanation, "propagation orders-db -> payment -> checkout -> frontend")
+	var tplServices []string
+	for _, tr := range inc.TopTemplates {
+		tplServices = append(tplServices, tr.Service)
+		assert.Positive(t, tr.Count)
+	}
+	assert.Subset(t, tplServices, []string{"payment", "checkout", "frontend"})
+	assert.Equal(t, time.Unix(0, t0+120*sec).UTC(), inc.StartedAt)
+	// JSON has every schema field
+	b, err := json.Marshal(inc)
+	require.NoError(t, err)
+	for _, f := range []string{"root_cause_service", "root_cause_issue", "propagation_path", "evidence", "confidence",
+		"explanation", "dependency_paths", "candidates", "affected_services", "severity", "top_templates",
+		"started_at", "updated_at", "resolved_at", "source"} {
+		assert.Contains(t, string(b), `"`+f+`"`)
+	}
+}
+
+func TestUpdatesKeepIDAndQuietPeriodResolves(t *testing.T) {
+	s := newSim(t, nil)
+	dbFault(s, t0)
+	require.NotEmpty(t, s.out)
+	id := s.out[0].ID
+	assert.Regexp(t, "^[0-9a-f]{16}$", id)
+	last := 0
+	var lastUpdate int64
+	for i, in := range s.out {
+		assert.Equal(t, id, in.ID)
+		assert.Equal(t, last+1, in.Version, "versions increase by one (%d)", i)
+		last = in.Version
+		if i < len(s.out)-1 {
+			assert.Equal(t, incident.StatusOpen, in.Status)
+			assert.Nil(t, in.ResolvedAt)
+		}
+		lastUpdate = max(lastUpdate, in.UpdatedAt.UnixNano())
+	}
+	assert.Greater(t, len(s.out), 1, "opened during the fault, then resolved")
+	fin := s.out[len(s.out)-1]
+	assert.Equal(t, incident.StatusResolved, fin.Status)
+	require.NotNil(t, fin.ResolvedAt)
+	assert.Equal(t, fin.UpdatedAt.Add(DefaultConfig().QuietPeriod), *fin.ResolvedAt)
+	assert.Equal(t, 0, s.e.OpenIncidents())
+	st := s.e.Stats()
+	assert.Equal(t, uint64(1), st.IncidentsOpened)
+	assert.Equal(t, uint64(1), st.IncidentsResolved)
+	assert.Equal(t, uint64(len(s.out)-2), st.IncidentsUpdated)
+	assert.Positive(t, st.EdgeAnomalies)
+	// the first version already appears during the fault, not only at resolution
+	assert.Less(t, s.out[0].UpdatedAt.UnixNano(), t0+150*sec)
+}
+
+func TestBadDeployLeafService(t *testing.T) {
+	s := newSim(t, nil)
+	s.runFault(shop, t0, 2*60*sec,
+		[]edgeFault{{clientName: "checkout", serverName: "inventory", errRate: 0.5}},
+		[]event{
+			{svc: "inventory", typ: "new_template", tid: "i1", tpl: "NullPointerException in StockService.reserve", score: 0.9, at: 0, every: 2 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c2", tpl: "inventory reserve failed: 500", score: 0.7, at: 4 * sec, every: 5 * sec},
+			{svc: "frontend", typ: "error_burst", tid: "f2", tpl: "checkout failed", score: 0.6, at: 8 * sec, every: 8 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "inventory", inc.RootCauseService)
+		assert.Equal(t, []string{"inventory", "checkout", "frontend"}, inc.PropagationPath)
+		assert.Equal(t, incident.SeverityCritical, inc.Severity)
+		assert.NotContains(t, inc.AffectedServices, "payment")
+		assert.NotContains(t, inc.AffectedServices, "orders-db")
+	}
+}
+
+func TestCascadingTimeout(t *testing.T) {
+	s := newSim(t, nil)
+	s.runFault(shop, t0, 2*60*sec,
+		[]edgeFault{
+			{clientName: "checkout", serverName: "payment", p95: 5000},
+			{clientName: "frontend", serverName: "checkout", p95: 5100, from: 10 * sec},
+		},
+		[]event{
+			{svc: "payment", typ: "rare_template", tid: "p3", tpl: "request handling exceeded deadline <*> ms", score: 0.75, at: 1 * sec, every: 3 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c3", tpl: "timeout calling payment after <*> ms", score: 0.8, at: 5 * sec, every: 3 * sec},
+			{svc: "frontend", typ: "error_burst", tid: "f3", tpl: "upstream timeout", score: 0.8, at: 11 * sec, every: 3 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "payment", inc.RootCauseService)
+		assert.Equal(t, []string{"payment", "checkout", "frontend"}, inc.PropagationPath)
+		assert.Contains(t, strings.Join(inc.Candidates[0].Reasons, ";"), "edge latency from checkout")
+	}
+}
+
+func TestTwoUnrelatedProblems(t *testing.T) {
+	links := append(append([]link(nil), shop...),
+		link{"scheduler", "report-worker", "service", "service"},
+		link{"report-worker", "reports-db", "service", "database"},
+	)
+	s := newSim(t, nil)
+	s.runFault(links, t0, 2*60*sec,
+		[]edgeFault{
+			{clientName: "payment", serverName: "orders-db", errRate: 0.7},
+			{clientName: "report-worker", serverName: "reports-db", p95: 9000},
+		},
+		[]event{
+			{svc: "payment", typ: "error_burst", tid: "p1", tpl: "db query failed", score: 0.8, at: 2 * sec, every: 3 * sec},
+			{svc: "report-worker", typ: "rare_template", tid: "r1", tpl: "report query slow <*> ms", score: 0.75, at: 3 * sec, every: 3 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 2)
+	roots := map[string][]string{}
+	for _, inc := range fin {
+		roots[inc.RootCauseService] = inc.AffectedServices
+	}
+	assert.Equal(t, map[string][]string{
+		"orders-db":  {"orders-db", "payment"},
+		"reports-db": {"report-worker", "reports-db"},
+	}, roots)
+}
+
+func TestBelowThresholdOpensNothing(t *testing.T) {
+	s := newSim(t, nil)
+	s.warm(shop, t0, t0+60*sec)
+	s.anom("payment", t0+61*sec, 0.95, "new_template", "x", "something new")
+	// Low anomalies alone never open, whatever their sum
+	for i := range 20 {
+		s.anom("checkout", t0+61*sec+int64(i)*sec, 0.4, "rare_template", "y", "rare")
+	}
+	s.warm(shop, t0+60*sec, t0+20*60*sec)
+	assert.Empty(t, s.out)
+	assert.Equal(t, uint64(0), s.e.Stats().IncidentsOpened)
+	assert.Equal(t, uint64(21), s.e.Stats().AnomaliesIn)
+}
+
+func TestLateEdgeMergesDuplicates(t *testing.T) {
+	// No graph yet: payment and checkout open separate incidents; the edge joining them arrives
+	// later and the younger incident is merged into the older one.
+	s := newSim(t, nil)
+	for i := range 3 {
+		s.anom("payment", t0+int64(i)*sec, 0.8, "error_burst", "p", "db error")
+	}
+	for i := range 3 {
+		s.anom("checkout", t0+5*sec+int64(i)*sec, 0.8, "error_burst", "c", "payment error")
+	}
+	got := s.advance(t0 + 10*sec)
+	require.Len(t, got, 2)
+	older, younger := got[0], got[1]
+	assert.Equal(t, []string{"payment"}, older.AffectedServices)
+	s.e.AddEdge(EdgeWindow{Client: "checkout", Server: "payment", ConnType: "rpc", Calls: 10, WindowStart: t0, WindowEnd: t0 + 10*sec})
+	got = s.advance(t0 + 11*sec)
+	require.Len(t, got, 2)
+	assert.Equal(t, older.ID, got[0].ID)
+	assert.Equal(t, 2, got[0].Version)
+	assert.Equal(t, []string{"checkout", "payment"}, got[0].AffectedServices)
+	assert.Equal(t, "payment", got[0].RootCauseService)
+	assert.Equal(t, younger.ID, got[1].ID)
+	assert.Equal(t, incident.StatusResolved, got[1].Status)
+	assert.Equal(t, older.ID, got[1].MergedInto)
+	assert.Equal(t, uint64(1), s.e.Stats().IncidentsMerged)
+	// further anomalies of either service join the surviving incident
+	for i := range 3 {
+		s.anom("checkout", t0+20*sec+int64(i)*sec, 0.9, "error_burst", "c", "payment error")
+	}
+	got = s.advance(t0 + 30*sec)
+	require.Len(t, got, 1)
+	assert.Equal(t, older.ID, got[0].ID)
+	assert.Equal(t, incident.SeverityCritical, got[0].Severity)
+	assert.Equal(t, 1, s.e.OpenIncidents())
+}
+
+func TestNoDuplicateAfterLongFault(t *testing.T) {
+	// A fault lasting longer than the correlation window stays one incident.
+	s := newSim(t, nil)
+	dur := 3 * DefaultConfig().CorrelationWindow.Nanoseconds()
+	s.runFault(shop, t0, dur, []edgeFault{{clientName: "payment", serverName: "orders-db", errRate: 0.6}},
+		[]event{{svc: "payment", typ: "error_burst", tid: "p1", tpl: "db failed", score: 0.8, at: 0, every: 20 * sec}})
+	assert.Len(t, s.final(), 1)
+	assert.Equal(t, uint64(1), s.e.Stats().IncidentsOpened)
+}
+
+func TestSimilarPastIncidents(t *testing.T) {
+	s := newSim(t, nil)
+	dbFault(s, t0)
+	first := s.out[len(s.out)-1]
+	require.Equal(t, incident.StatusResolved, first.Status)
+	require.True(t, s.e.SetResolution(first.ID, "raised orders-db max_connections"))
+	assert.False(t, s.e.SetResolution("nope", "x"))
+	s.out = nil
+	dbFault(s, t0+3600*sec)
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.NotEqual(t, first.ID, inc.ID)
+		require.Len(t, inc.SimilarIncidents, 1)
+		sim := inc.SimilarIncidents[0]
+		assert.Equal(t, first.ID, sim.ID)
+		assert.Equal(t, "orders-db", sim.RootCauseService)
+		assert.Equal(t, "raised orders-db max_connections", sim.Resolution)
+		assert.InDelta(t, 1.0, sim.Similarity, 1e-9)
+	}
+	// the very first incident had no past
+	assert.Empty(t, first.SimilarIncidents)
+}
+
+func TestDeterminism(t *testing.T) {
+	run := func() []byte {
+		s := newSim(t, nil)
+		dbFault(s, t0)
+		b, err := json.Marshal(s.out)
+		require.NoError(t, err)
+		return b
+	}
+	a, b := run(), run()
+	assert.JSONEq(t, string(a), string(b))
+	assert.Equal(t, a, b)
+}
+
+func TestSnapshotRoundTripAndCorruption(t *testing.T) {
+	s := newSim(t, nil)
+	dbFault(s, t0)
+	id := s.out[0].ID
+	require.True(t, s.e.SetResolution(id, "restarted the pool"))
+	snap, err := s.e.MarshalBinary()
+	require.NoError(t, err)
+
+	e2, err := New(DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, e2.UnmarshalBinary(snap))
+	want, ok := s.e.KnowledgeBase().Get(id)
+	require.True(t, ok)
+	got, ok := e2.KnowledgeBase().Get(id)
+	require.True(t, ok)
+	assert.Equal(t, want, got)
+	assert.Equal(t, "restarted the pool", got.Resolution)
+	snap2, err := e2.MarshalBinary()
+	require.NoError(t, err)
+	assert.Equal(t, snap, snap2)
+
+	// corruption: every truncation, flipped bytes, wrong version, garbage; nothing changes
+	check := func(b []byte) {
+		t.Helper()
+		require.Error(t, e2.UnmarshalBinary(b))
+		after, err := e2.MarshalBinary()
+		require.NoError(t, err)
+		require.Equal(t, snap, after)
+	}
+	for n := range len(snap) {
+		check(snap[:n])
+	}
+	for _, i := range []int{0, 5, 6, 9, 10, len(snap) / 2, len(snap) - 1} {
+		b := append([]byte(nil), snap...)
+		b[i] ^= 0x41
+		check(b)
+	}
+	check([]byte("garbage that is long enough"))
+	check(nil)
+}
+
+func TestKnowledgeBaseBound(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.KnowledgeBaseSize = 1 })
+	dbFault(s, t0)
+	dbFault(s, t0+3600*sec)
+	assert.Equal(t, 1, s.e.KnowledgeBase().Len())
+	assert.Equal(t, uint64(1), s.e.Stats().KnowledgeBaseEvicted)
+	// a snapshot bigger than the bound keeps the newest
+	big := newSim(t, nil)
+	dbFault(big, t0)
+	dbFault(big, t0+3600*sec)
+	require.Equal(t, 2, big.e.KnowledgeBase().Len())
+	snap, err := big.e.MarshalBinary()
+	require.NoError(t, err)
+	small := newSim(t, func(c *Config) { c.KnowledgeBaseSize = 1 })
+	require.NoError(t, small.e.UnmarshalBinary(snap))
+	assert.Equal(t, 1, small.e.KnowledgeBase().Len())
+	_, ok := small.e.KnowledgeBase().Get(big.out[len(big.out)-1].ID)
+	assert.True(t, ok)
+}
+
+func TestBoundsAndInvalidInput(t *testing.T) {
+	s := newSim(t, func(c *Config) {
+		c.MaxEdges = 3
+		c.MaxOpenIncidents = 1
+		c.MaxServices = 1
+		c.MaxEvidence = 2
+		c.MaxCandidates = 2
+		c.MaxDependencyPaths = 1
+	})
+	s.warm(shop, t0, t0+30*sec)
+	st := s.e.Stats()
+	assert.Equal(t, uint64(3*3), st.DroppedEdgesFull, "3 of 6 edges do not fit, 3 windows")
+	for _, svc := range []string{"a", "b", "c"} {
+		for i := range 3 {
+			s.anom(svc, t0+31*sec+int64(i)*sec, 0.8, "error_burst", "t", "x")
+		}
+	}
+	got := s.advance(t0 + 40*sec)
+	require.Len(t, got, 1, "only one incident fits")
+	assert.LessOrEqual(t, len(got[0].Evidence), 2)
+	assert.LessOrEqual(t, len(got[0].Candidates), 2)
+	assert.LessOrEqual(t, len(got[0].DependencyPaths), 1)
+	st = s.e.Stats()
+	assert.Equal(t, uint64(2), st.DroppedIncidentsFull, "b crosses the threshold twice")
+	assert.Equal(t, uint64(3), st.DroppedServicesFull, "c's anomalies: a is in the incident, b pending")
+
+	s.e.AddAnomaly(Anomaly{Service: "", Time: t0 + 41*sec, Score: 0.5})
+	s.e.AddAnomaly(Anomaly{Service: "x", Time: t0 + 41*sec, Score: nan()})
+	s.e.AddAnomaly(Anomaly{Service: "x", Time: 0, Score: 0.5})
+	s.e.AddEdge(EdgeWindow{Client: "a", Server: "", WindowEnd: t0})
+	s.e.AddEdge(EdgeWindow{Client: "a", Server: "b", WindowStart: t0 + 10, WindowEnd: t0})
+	s.e.AddEdge(EdgeWindow{Client: "a", Server: "b", WindowStart: t0, WindowEnd: t0 + 1, P95: -1})
+	assert.Equal(t, uint64(6), s.e.Stats().DroppedInvalid)
+	s.e.AddAnomaly(Anomaly{Service: "late", Time: t0 + 40*sec - 6*60*sec, Score: 0.9})
+	assert.Equal(t, uint64(1), s.e.Stats().DroppedLate)
+}
+
+func TestPendingBoundAndEdgeTTL(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.MaxPendingPerService = 4; c.EdgeTTL = time.Minute })
+	for i := range 10 {
+		s.anom("svc", t0+int64(i)*sec, 0.1, "rare_template", "t", "x")
+	}
+	assert.Equal(t, uint64(6), s.e.Stats().DroppedPendingFull)
+	s.window(shop, t0, nil)
+	s.advance(t0 + 10*sec)
+	assert.Equal(t, 7, len(s.e.g.nodes))
+	s.advance(t0 + 10*sec + int64(time.Minute) + 1)
+	assert.Equal(t, uint64(6), s.e.Stats().EdgesExpired)
+	assert.Empty(t, s.e.g.nodes)
+	assert.Len(t, s.e.pending["svc"], 4)
+	s.advance(t0 + 10*sec + int64(DefaultConfig().CorrelationWindow))
+	assert.Empty(t, s.e.pending, "pending anomalies older than the correlation window are forgotten")
+}
+
+func TestConfigValidate(t *testing.T) {
+	require.NoError(t, DefaultConfig().Validate())
+	c := DefaultConfig()
+	c.OpenThreshold = 0
+	c.MaxEdges = 0
+	c.BaselineAlpha = 2
+	c.QuietPeriod = 0
+	err := c.Validate()
+	require.Error(t, err)
+	for _, s := range []string{"open_threshold", "max_edges", "baseline_alpha", "quiet_period"} {
+		assert.Contains(t, err.Error(), s)
+	}
+	_, err = New(c)
+	require.Error(t, err)
+}
+
+func TestSeverityOf(t *testing.T) {
+	assert.Equal(t, incident.SeverityCritical, SeverityOf(0.9))
+	assert.Equal(t, incident.SeverityHigh, SeverityOf(0.7))
+	assert.Equal(t, incident.SeverityMedium, SeverityOf(0.5))
+	assert.Equal(t, incident.SeverityLow, SeverityOf(0.49))
+}
+
+func TestCloneIsDeep(t *testing.T) {
+	s := newSim(t, nil)
+	dbFault(s, t0)
+	a := s.out[len(s.out)-1]
+	b := a.Clone()
+	b.PropagationPath[0] = "x"
+	b.Candidates[0].Reasons[0] = "x"
+	b.DependencyPaths[0][0] = "x"
+	*b.ResolvedAt = time.Time{}
+	assert.NotEqual(t, "x", a.PropagationPath[0])
+	assert.NotEqual(t, "x", a.Candidates[0].Reasons[0])
+	assert.NotEqual(t, "x", a.DependencyPaths[0][0])
+	assert.False(t, a.ResolvedAt.IsZero())
+}
+
+func TestSlowQueriesLatencyOnlyVirtualNode(t *testing.T) {
+	s := newSim(t, nil)
+	s.runFault(shop, t0, 2*60*sec,
+		[]edgeFault{
+			{clientName: "payment", serverName: "orders-db", p95: 4000},
+			{clientName: "checkout", serverName: "payment", p95: 4200, from: 10 * sec},
+		},
+		[]event{
+			{svc: "payment", typ: "rare_template", tid: "p4", tpl: "query took <*> ms", score: 0.7, at: 3 * sec, every: 4 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c4", tpl: "payment deadline exceeded", score: 0.8, at: 8 * sec, every: 4 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "orders-db", inc.RootCauseService)
+		assert.Contains(t, inc.RootCauseIssue, "p95 latency of calls from payment to orders-db")
+		assert.Equal(t, []string{"orders-db", "payment", "checkout"}, inc.PropagationPath)
+	}
+}
+
+func TestUpdateWhenServiceJoins(t *testing.T) {
+	s := newSim(t, nil)
+	s.warm(shop, t0, t0+60*sec)
+	for i := range 3 {
+		s.anom("payment", t0+61*sec+int64(i)*sec, 0.8, "error_burst", "p", "payment failed")
+	}
+	got := s.advance(t0 + 70*sec)
+	require.Len(t, got, 1)
+	first := got[0]
+	assert.Equal(t, []string{"payment"}, first.AffectedServices)
+	assert.Equal(t, []string{"payment"}, first.PropagationPath)
+	assert.Equal(t, [][]string{{"payment"}}, first.DependencyPaths)
+	// nothing new: nothing emitted
+	assert.Empty(t, s.advance(t0+71*sec))
+	// checkout (a caller of payment) and frontend (two hops) join the same incident
+	s.anom("checkout", t0+80*sec, 0.6, "error_burst", "c", "checkout failed")
+	s.anom("frontend", t0+85*sec, 0.9, "rate_drop", "f", "orders dropped")
+	got = s.advance(t0 + 90*sec)
+	require.Len(t, got, 1)
+	upd := got[0]
+	assert.Equal(t, first.ID, upd.ID)
+	assert.Equal(t, 2, upd.Version)
+	assert.Equal(t, first.StartedAt, upd.StartedAt)
+	assert.Equal(t, time.Unix(0, t0+85*sec).UTC(), upd.UpdatedAt)
+	assert.Equal(t, []string{"checkout", "frontend", "payment"}, upd.AffectedServices)
+	assert.Equal(t, "payment", upd.RootCauseService)
+	assert.Equal(t, []string{"payment", "checkout", "frontend"}, upd.PropagationPath)
+	assert.Equal(t, incident.SeverityCritical, upd.Severity)
+	assert.Equal(t, uint64(1), s.e.Stats().IncidentsUpdated)
+	assert.Equal(t, 1, s.e.OpenIncidents())
+}

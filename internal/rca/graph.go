@@ -1,0 +1,266 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rca
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// edgeKey identifies an edge as logs2graph does.
+type edgeKey struct{ client, server, conn string }
+
+// baseline is a robust running estimate of one edge: EWMA of the value and of its absolute
+// deviation. Anomalous windows move it only a tenth as fast, so a fault does not become normal
+// within a few windows.
+type baseline struct {
+	n                int
+	errRate, errDev  float64
+	p95, p95Dev      float64
+	latN             int
+	logErr, logErrDv float64
+}
+
+type edge struct {
+	key      edgeKey
+	lastSeen int64 // window end
+	base     baseline
+}
+
+type node struct {
+	kind string
+	out  map[string]int // callee -> number of edge keys
+	in   map[string]int // caller -> number of edge keys
+}
+
+type depGraph struct {
+	edges map[edgeKey]*edge
+	nodes map[string]*node
+}
+
+func newDepGraph() *depGraph {
+	return &depGraph{edges: map[edgeKey]*edge{}, nodes: map[string]*node{}}
+}
+
+func (g *depGraph) node(name string) *node {
+	n := g.nodes[name]
+	if n == nil {
+		n = &node{out: map[string]int{}, in: map[string]int{}}
+		g.nodes[name] = n
+	}
+	return n
+}
+
+func setKind(n *node, kind string) {
+	if kind != "" && (n.kind == "" || n.kind == "virtual" || kind == "service") {
+		n.kind = kind
+	}
+}
+
+// upsert returns the edge, creating it (nil when the bound is hit).
+func (g *depGraph) upsert(w *EdgeWindow, maxEdges int) *edge {
+	k := edgeKey{w.Client, w.Server, w.ConnType}
+	e := g.edges[k]
+	if e == nil {
+		if len(g.edges) >= maxEdges {
+			return nil
+		}
+		e = &edge{key: k}
+		g.edges[k] = e
+		c, s := g.node(w.Client), g.node(w.Server)
+		c.out[w.Server]++
+		s.in[w.Client]++
+	}
+	setKind(g.node(w.Client), w.ClientKind)
+	setKind(g.node(w.Server), w.ServerKind)
+	if w.WindowEnd > e.lastSeen {
+		e.lastSeen = w.WindowEnd
+	}
+	return e
+}
+
+// expire removes edges last seen before cutoff and nodes left without edges.
+func (g *depGraph) expire(cutoff int64) int {
+	n := 0
+	for k, e := range g.edges {
+		if e.lastSeen >= cutoff {
+			continue
+		}
+		delete(g.edges, k)
+		n++
+		if c := g.nodes[k.client]; c != nil {
+			if c.out[k.server]--; c.out[k.server] <= 0 {
+				delete(c.out, k.server)
+			}
+		}
+		if s := g.nodes[k.server]; s != nil {
+			if s.in[k.client]--; s.in[k.client] <= 0 {
+				delete(s.in, k.client)
+			}
+		}
+	}
+	for name, nd := range g.nodes {
+		if len(nd.in) == 0 && len(nd.out) == 0 {
+			delete(g.nodes, name)
+		}
+	}
+	return n
+}
+
+func (g *depGraph) kind(name string) string {
+	if n := g.nodes[name]; n != nil && n.kind != "" {
+		return n.kind
+	}
+	return "service"
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// within returns the undirected distance (<= maxHops) from the set src to every reached node.
+func (g *depGraph) within(src []string, maxHops int) map[string]int {
+	dist := make(map[string]int, len(src))
+	frontier := make([]string, 0, len(src))
+	for _, s := range src {
+		if _, ok := dist[s]; !ok {
+			dist[s] = 0
+			frontier = append(frontier, s)
+		}
+	}
+	for h := 1; h <= maxHops && len(frontier) > 0; h++ {
+		var next []string
+		for _, u := range frontier {
+			nd := g.nodes[u]
+			if nd == nil {
+				continue
+			}
+			for _, m := range []map[string]int{nd.out, nd.in} {
+				for v := range m {
+					if _, ok := dist[v]; !ok {
+						dist[v] = h
+						next = append(next, v)
+					}
+				}
+			}
+		}
+		frontier = next
+	}
+	return dist
+}
+
+// edgeSignal is an edge window judged anomalous, charged to the callee.
+type edgeSignal struct {
+	caller        string
+	errRate, base float64 // error signal (errRate > 0)
+	p95, baseP95  float64 // latency signal (p95 > 0)
+	logErrors     int64
+	score         float64
+	kind          string // edge_errors, edge_latency, edge_log_errors
+	calls, errs   int64
+}
+
+func (s *edgeSignal) describe(callee string) string {
+	switch s.kind {
+	case "edge_errors":
+		return fmt.Sprintf("%.0f%% of %d calls from %s to %s fail (baseline %.1f%%)", 100*s.errRate, s.calls, s.caller, callee, 100*s.base)
+	case "edge_latency":
+		return fmt.Sprintf("p95 latency of calls from %s to %s is %.0f ms (baseline %.0f ms)", s.caller, callee, s.p95, s.baseP95)
+	default:
+		return fmt.Sprintf("%d error logs on calls from %s to %s", s.logErrors, s.caller, callee)
+	}
+}
+
+func clamp01(x float64) float64 {
+	if math.IsNaN(x) || x < 0 {
+		return 0
+	}
+	if x > 1 {
+		return 1
+	}
+	return x
+}
+
+func ewma(cur *float64, dev *float64, x, alpha float64, first bool) {
+	if first {
+		*cur, *dev = x, 0
+		return
+	}
+	d := math.Abs(x - *cur)
+	*dev += alpha * (d - *dev)
+	*cur += alpha * (x - *cur)
+}
+
+// judge checks a window against the edge baseline, updates the baseline and returns the
+// strongest signal (nil when normal).
+func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
+	b := &e.base
+	warm := b.n >= c.BaselineWarmup
+	var best *edgeSignal
+	consider := func(s *edgeSignal) {
+		if best == nil || s.score > best.score {
+			best = s
+		}
+	}
+	var rate float64
+	judged := w.Calls >= c.MinCalls
+	if judged {
+		rate = float64(w.Errors) / float64(w.Calls)
+		if rate > 1 {
+			rate = 1
+		}
+		if w.Errors >= c.MinErrors {
+			if warm {
+				excess := rate - b.errRate
+				if excess >= c.ErrorRateDelta && excess >= 4*b.errDev {
+					consider(&edgeSignal{caller: w.Client, errRate: rate, base: b.errRate, kind: "edge_errors",
+						score: 0.5 + 0.5*clamp01(excess/0.5), calls: w.Calls, errs: w.Errors})
+				}
+			} else if rate >= c.ColdErrorRate {
+				consider(&edgeSignal{caller: w.Client, errRate: rate, kind: "edge_errors",
+					score: 0.5 + 0.5*clamp01(rate-c.ColdErrorRate)/(1-c.ColdErrorRate+1e-9), calls: w.Calls, errs: w.Errors})
+			}
+		}
+		if w.P95 > 0 && b.latN >= c.BaselineWarmup && b.latN > 0 {
+			inc := w.P95 - b.p95
+			ratio := w.P95 / math.Max(b.p95, 1)
+			if ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev {
+				consider(&edgeSignal{caller: w.Client, p95: w.P95, baseP95: b.p95, kind: "edge_latency",
+					score: 0.5 + 0.5*clamp01((ratio-c.LatencyFactor)/(3*c.LatencyFactor)), calls: w.Calls, errs: w.Errors})
+			}
+		}
+	}
+	if w.Calls == 0 && w.LogErrors >= c.MinErrors {
+		lim := 3*b.logErr + 4*b.logErrDv + float64(c.MinErrors)
+		if float64(w.LogErrors) > lim {
+			consider(&edgeSignal{caller: w.Client, logErrors: w.LogErrors, kind: "edge_log_errors",
+				score: 0.5 + 0.5*clamp01((float64(w.LogErrors)-lim)/(lim+1))})
+		}
+	}
+	alpha := c.BaselineAlpha
+	if best != nil {
+		if !warm {
+			return best // a faulty start must not become the baseline
+		}
+		alpha /= 10
+	}
+	if judged {
+		ewma(&b.errRate, &b.errDev, rate, alpha, b.n == 0)
+		if w.P95 > 0 {
+			ewma(&b.p95, &b.p95Dev, w.P95, alpha, b.latN == 0)
+			b.latN++
+		}
+		b.n++
+	}
+	if w.Calls == 0 {
+		ewma(&b.logErr, &b.logErrDv, float64(w.LogErrors), alpha, b.logErr == 0 && b.logErrDv == 0)
+	}
+	return best
+}
