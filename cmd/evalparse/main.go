@@ -82,16 +82,21 @@ func run(w io.Writer, dir, labels, show string, raw bool) error {
 	}
 	sort.Slice(sets, func(i, j int) bool { return sets[i].name < sets[j].name })
 
+	out := &errWriter{w: w}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "Dataset\tLines\tTruth\tMined\tGA\tPA\tPA-exact\tGA-raw\t")
+	table := &errWriter{w: tw}
+	table.println("Dataset\tLines\tTruth\tMined\tGA\tPA\tPA-exact\tGA-raw\t")
 	var sum result
 	nRaw := 0
 	start := time.Now()
 	lines := 0
 	for _, d := range sets {
-		r, err := evaluate(d, show == d.name, w)
+		r, err := evaluate(d, show == d.name, out)
 		if err != nil {
 			return err
+		}
+		if out.err != nil {
+			return out.err
 		}
 		lines += len(d.content)
 		gaRaw := "-"
@@ -100,7 +105,7 @@ func run(w io.Writer, dir, labels, show string, raw bool) error {
 			sum.gaRaw += r.gaRaw
 			nRaw++
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t%s\t\n", d.name, len(d.content), d.templates, r.mined, r.ga, r.pa, r.paExact, gaRaw)
+		table.printf("%s\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t%s\t\n", d.name, len(d.content), d.templates, r.mined, r.ga, r.pa, r.paExact, gaRaw)
 		sum.ga += r.ga
 		sum.pa += r.pa
 		sum.paExact += r.paExact
@@ -110,27 +115,49 @@ func run(w io.Writer, dir, labels, show string, raw bool) error {
 	if nRaw > 0 {
 		avgRaw = fmt.Sprintf("%.3f", sum.gaRaw/float64(nRaw))
 	}
-	fmt.Fprintf(tw, "Average (%d)\t\t\t\t%.3f\t%.3f\t%.3f\t%s\t\n", len(sets), sum.ga/n, sum.pa/n, sum.paExact/n, avgRaw)
+	table.printf("Average (%d)\t\t\t\t%.3f\t%.3f\t%.3f\t%s\t\n", len(sets), sum.ga/n, sum.pa/n, sum.paExact/n, avgRaw)
+	if table.err != nil {
+		return table.err
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d datasets, %d lines, %s (content and raw passes, including scoring)\n", len(sets), lines, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintln(w, "PA normalisation (both sides): trim, collapse whitespace runs to one space, then repeat until stable:")
-	fmt.Fprintln(w, `  "<*>.<*>" -> "<*>", "<*><*>" -> "<*>", "<*>:<*>" -> "<*>", "<*> <*>" -> "<*>" (Loghub-2.0 correct_template_general).`)
-	return nil
+	out.printf("\n%d datasets, %d lines, %s (content and raw passes, including scoring)\n", len(sets), lines, time.Since(start).Round(time.Millisecond))
+	out.println("PA normalisation (both sides): trim, collapse whitespace runs to one space, then repeat until stable:")
+	out.println(`  "<*>.<*>" -> "<*>", "<*><*>" -> "<*>", "<*>:<*>" -> "<*>", "<*> <*>" -> "<*>" (Loghub-2.0 correct_template_general).`)
+	return out.err
+}
+
+// errWriter keeps the first write error, so that a report can be printed line by line
+// and checked once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, a ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, a...)
+	}
+}
+
+func (e *errWriter) println(a ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintln(e.w, a...)
+	}
 }
 
 func load(dir, labels, name string, raw bool) (*dataset, error) {
 	sub := filepath.Join(dir, name, labels)
 	path := filepath.Join(sub, name+"_2k.log_structured_corrected.csv")
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: reads the data directory given on the command line
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	r := csv.NewReader(bufio.NewReader(f))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -171,7 +198,7 @@ func load(dir, labels, name string, raw bool) (*dataset, error) {
 		}
 	}
 	if raw {
-		b, err := os.ReadFile(filepath.Join(sub, name+"_2k.log"))
+		b, err := os.ReadFile(filepath.Join(sub, name+"_2k.log")) //nolint:gosec // G304: reads the data directory given on the command line
 		if err == nil {
 			ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 			if len(ls) == len(d.content) {
@@ -197,7 +224,7 @@ func mine(lines []string) ([]*miner.Template, int, error) {
 	return out, m.Stats().Live, nil
 }
 
-func evaluate(d *dataset, show bool, w io.Writer) (result, error) {
+func evaluate(d *dataset, show bool, w *errWriter) (result, error) {
 	var r result
 	pred, live, err := mine(d.content)
 	if err != nil {
@@ -257,9 +284,9 @@ func evaluate(d *dataset, show bool, w io.Writer) (result, error) {
 			}
 			return ms[i].k.truth < ms[j].k.truth
 		})
-		fmt.Fprintf(w, "== %s PA errors (lines, truth, mined)\n", d.name)
+		w.printf("== %s PA errors (lines, truth, mined)\n", d.name)
 		for _, e := range ms {
-			fmt.Fprintf(w, "%5d T: %s\n      M: %s\n", e.v, e.k.truth, e.k.got)
+			w.printf("%5d T: %s\n      M: %s\n", e.v, e.k.truth, e.k.got)
 		}
 	}
 	return r, nil
@@ -296,9 +323,8 @@ func groupCorrect(pred []*miner.Template, truth []string) []bool {
 	return ok
 }
 
-func showErrors(w io.Writer, d *dataset, pred []*miner.Template, ok []bool) {
+func showErrors(w *errWriter, d *dataset, pred []*miner.Template, ok []bool) {
 	// ground-truth groups with wrong lines: how they were split / merged
-	type key struct{ truth string }
 	split := map[string]map[string]int{}
 	for i := range pred {
 		if ok[i] {
@@ -318,11 +344,11 @@ func showErrors(w io.Writer, d *dataset, pred []*miner.Template, ok []bool) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	fmt.Fprintf(w, "== %s GA errors (truth -> mined groups)\n", d.name)
+	w.printf("== %s GA errors (truth -> mined groups)\n", d.name)
 	for _, k := range keys {
-		fmt.Fprintf(w, "T: %s\n", k)
+		w.printf("T: %s\n", k)
 		for g, c := range split[k] {
-			fmt.Fprintf(w, "   %5d %s\n", c, g)
+			w.printf("   %5d %s\n", c, g)
 		}
 	}
 }

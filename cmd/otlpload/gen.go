@@ -221,7 +221,7 @@ func appendVar(b []byte, r *rand.Rand, s segment) []byte {
 // whole stream. Records are grouped in one resource per service (service.name), in stream order
 // inside each resource; record i of the stream has timestamp start + i*step.
 func (g *generator) request(idx, first, n int) plog.Logs {
-	r := rand.New(rand.NewPCG(g.seed, uint64(idx)))
+	r := rand.New(rand.NewPCG(g.seed, uint64(idx))) //nolint:gosec // G404: seeded, reproducible synthetic load, not security
 	ld := plog.NewLogs()
 	scopes := make([]plog.LogRecordSlice, len(services))
 	var buf []byte

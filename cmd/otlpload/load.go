@@ -193,7 +193,7 @@ func post(ctx context.Context, client *http.Client, target string, body []byte) 
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read below; nothing to report on close
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return fmt.Errorf("reading response: %w", err)

@@ -247,7 +247,7 @@ func TestRejectsBadConfig(t *testing.T) {
 		"ftp://127.0.0.1:4318", "127.0.0.1:4318", "http://0.0.0.0:4318",
 	} {
 		_, err := logsURL(ep)
-		assert.Error(t, err, ep)
+		require.Error(t, err, ep)
 	}
 	for ep, want := range map[string]string{
 		"http://127.0.0.1:4318":          "http://127.0.0.1:4318/v1/logs",
@@ -270,11 +270,11 @@ func TestRejectsBadConfig(t *testing.T) {
 		cfg := base
 		mod(&cfg)
 		_, err := run(context.Background(), cfg)
-		assert.Error(t, err, name)
+		require.Error(t, err, name)
 	}
 	var out, errOut bytes.Buffer
-	assert.Error(t, mainErr(context.Background(), []string{"-start", "yesterday"}, &out, &errOut))
-	assert.Error(t, mainErr(context.Background(), []string{"extra"}, &out, &errOut))
+	require.Error(t, mainErr(context.Background(), []string{"-start", "yesterday"}, &out, &errOut))
+	require.Error(t, mainErr(context.Background(), []string{"extra"}, &out, &errOut))
 	assert.Empty(t, out.String(), "nothing is reported when nothing was sent")
 }
 
@@ -291,11 +291,11 @@ func TestTemplatesCompile(t *testing.T) {
 
 	for _, bad := range []string{"a {nope} b", "a {int:5:1}", "a {uuid"} {
 		_, err := parseTemplate(bad)
-		assert.Error(t, err, bad)
+		require.Error(t, err, bad)
 	}
 	segs, err := parseTemplate("took {int:3:3}ms")
 	require.NoError(t, err)
-	r := rand.New(rand.NewPCG(1, 2))
+	r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: deterministic test data
 	var b []byte
 	for _, s := range segs {
 		if s.kind == "" {

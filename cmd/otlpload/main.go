@@ -68,24 +68,31 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil && res.Elapsed == 0 {
 		return err // nothing was sent (invalid flags or endpoint)
 	}
-	printResult(stdout, res)
+	perr := printResult(stdout, res)
 	if err != nil {
 		return fmt.Errorf("stopped after %d records: %w", res.Records, err)
 	}
+	if perr != nil {
+		return perr
+	}
 	if res.TimedOut {
-		fmt.Fprintln(stdout, "stopped:         time limit or interrupt before all records were sent")
+		if _, err := fmt.Fprintln(stdout, "stopped:         time limit or interrupt before all records were sent"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func printResult(w io.Writer, res result) {
+func printResult(w io.Writer, res result) error {
 	rate := 0.0
 	if s := res.Elapsed.Seconds(); s > 0 {
 		rate = float64(res.Records) / s
 	}
-	fmt.Fprintf(w, "records sent:    %d\n", res.Records)
-	fmt.Fprintf(w, "requests:        %d\n", res.Requests)
-	fmt.Fprintf(w, "payload bytes:   %d\n", res.Bytes)
-	fmt.Fprintf(w, "elapsed:         %.3fs\n", res.Elapsed.Seconds())
-	fmt.Fprintf(w, "records/s:       %.0f\n", rate)
+	_, err := fmt.Fprintf(w, "records sent:    %d\n"+
+		"requests:        %d\n"+
+		"payload bytes:   %d\n"+
+		"elapsed:         %.3fs\n"+
+		"records/s:       %.0f\n",
+		res.Records, res.Requests, res.Bytes, res.Elapsed.Seconds(), rate)
+	return err
 }

@@ -49,7 +49,7 @@ var benchLag = map[string]float64{ // seconds
 
 // genBenchRequests returns the export requests of benchCycleTraces traces in arrival order.
 func genBenchRequests(seed uint64) []benchReq {
-	rng := rand.New(rand.NewPCG(seed, 1))
+	rng := rand.New(rand.NewPCG(seed, 1)) //nolint:gosec // G404: reproducible benchmark traces
 	type chunkKey struct {
 		chunk int
 		svc   string

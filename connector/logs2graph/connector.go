@@ -155,7 +155,7 @@ func (c *graphConnector) Start(ctx context.Context, host component.Host) error {
 	loopCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Add(1)
-	go c.loop(loopCtx)
+	go c.loop(loopCtx) //nolint:gosec // G118: component.Component.Start: background work uses its own context, cancelled in Shutdown
 	c.logger.Info("Started logs2graph connector",
 		zap.Duration("flush_interval", c.cfg.FlushInterval),
 		zap.Bool("storage", c.client != nil),

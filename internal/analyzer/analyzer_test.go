@@ -17,10 +17,10 @@ import (
 
 var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
-func newAnalyzer(t testing.TB, cfg Config) *Analyzer {
-	t.Helper()
+func newAnalyzer(tb testing.TB, cfg Config) *Analyzer {
+	tb.Helper()
 	a, err := New(cfg)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return a
 }
 
@@ -129,7 +129,7 @@ func sessionConfig() Config {
 func TestSessionRegexAndKey(t *testing.T) {
 	a := newAnalyzer(t, sessionConfig())
 	assert.Equal(t, "abc", a.sessionKey("GET / req=abc status=200"))
-	assert.Equal(t, "", a.sessionKey("no session here"))
+	assert.Empty(t, a.sessionKey("no session here"))
 	cfg := sessionConfig()
 	cfg.SessionRegex = `blk_-?\d+`
 	b := newAnalyzer(t, cfg)
@@ -165,7 +165,7 @@ func TestSessionRegexAndKey(t *testing.T) {
 // synth produces a reproducible multi-service stream with new templates,
 // errors bursts, sessions, late and zero-time records.
 func synth(seed uint64, n int) []Record {
-	r := rand.New(rand.NewPCG(seed, 99))
+	r := rand.New(rand.NewPCG(seed, 99)) //nolint:gosec // G404: reproducible test data
 	services := []string{"api", "db", "", "worker"}
 	verbs := []string{"GET", "PUT", "POST", "DELETE"}
 	recs := make([]Record, 0, n)
@@ -213,7 +213,8 @@ func testConfig() Config {
 	return cfg
 }
 
-func runAll(t testing.TB, a *Analyzer, recs []Record) []Result {
+func runAll(tb testing.TB, a *Analyzer, recs []Record) []Result {
+	tb.Helper()
 	out := make([]Result, len(recs))
 	for i := range recs {
 		a.Analyze(&recs[i], &out[i])
@@ -314,7 +315,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 		require.Error(t, a.UnmarshalBinary(snap[:n]))
 	}
 	unchanged()
-	r := rand.New(rand.NewPCG(5, 6))
+	r := rand.New(rand.NewPCG(5, 6)) //nolint:gosec // G404: reproducible corruption positions
 	for i := 0; i < 300; i++ {
 		b := append([]byte(nil), snap...)
 		b[r.IntN(len(b))] ^= byte(1 + r.IntN(255))

@@ -114,11 +114,11 @@ func (a *Analyzer) UnmarshalBinary(b []byte) (err error) {
 			return err
 		}
 		if err := m.UnmarshalBinary(mb); err != nil {
-			return fmt.Errorf("%w: service %q: miner: %v", ErrCorruptSnapshot, name, err)
+			return fmt.Errorf("%w: service %q: miner: %w", ErrCorruptSnapshot, name, err)
 		}
 		det, rest, err := detect.DecodeBinary(a.cfg.Detectors, db)
 		if err != nil {
-			return fmt.Errorf("%w: service %q: detectors: %v", ErrCorruptSnapshot, name, err)
+			return fmt.Errorf("%w: service %q: detectors: %w", ErrCorruptSnapshot, name, err)
 		}
 		if len(rest) != 0 {
 			return fmt.Errorf("%w: service %q: trailing detector bytes", ErrCorruptSnapshot, name)

@@ -121,6 +121,6 @@ func runOps(t *testing.T, in []byte) {
 		s := st.Stats()
 		require.Zero(t, s.Pending)
 		require.Equal(t, s.LogsIn, s.LogsAttributed+s.LogsPeer+s.LogsUnattributed+s.LogsDropped)
-		require.Len(t, st.deferred, 0)
+		require.Empty(t, st.deferred)
 	}
 }

@@ -140,14 +140,14 @@ func windowTotals(ws []Window) map[string]agg {
 	return out
 }
 
-func newStore(t testing.TB, mod func(*Config)) *Store {
-	t.Helper()
+func newStore(tb testing.TB, mod func(*Config)) *Store {
+	tb.Helper()
 	cfg := DefaultConfig()
 	if mod != nil {
 		mod(&cfg)
 	}
 	st, err := New(cfg)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return st
 }
 
@@ -158,7 +158,7 @@ func newStore(t testing.TB, mod func(*Config)) *Store {
 // often child before parent. 1 trace in 5 comes from an INTERNAL-only tracer. Trace i starts
 // at t0 + i*gap.
 func genSpans(n int, gap time.Duration, seed uint64) []Span {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: reproducible test traces
 	type arriving struct {
 		at int64
 		sp Span

@@ -5,7 +5,6 @@ package graph
 
 import (
 	"encoding/binary"
-	"errors"
 	"hash/crc32"
 	"math"
 	"testing"
@@ -16,8 +15,9 @@ import (
 )
 
 // sampleStore is a store with trace edges, log edges, errors and log errors.
-func sampleStore(t testing.TB, mod func(*Config)) *Store {
-	st := newStore(t, mod)
+func sampleStore(tb testing.TB, mod func(*Config)) *Store {
+	tb.Helper()
+	st := newStore(tb, mod)
 	for _, x := range genSpans(300, time.Millisecond, 1) {
 		st.AddSpan(&x)
 	}
@@ -145,7 +145,7 @@ func TestPersistCorruptData(t *testing.T) {
 		binary.BigEndian.PutUint16(bad[4:], 2)
 		err := target.UnmarshalBinary(bad)
 		require.ErrorIs(t, err, ErrVersion)
-		assert.False(t, errors.Is(err, ErrCorrupt))
+		require.NotErrorIs(t, err, ErrCorrupt)
 		unchanged(t)
 	})
 	t.Run("valid checksum, invalid content", func(t *testing.T) {

@@ -40,6 +40,7 @@ func TestScenarios(t *testing.T) {
 			},
 			wantNodes: map[string]NodeKind{"user": NodeUser, "frontend": NodeService, "checkout": NodeService},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.Pairs)
 				assert.Equal(t, uint64(1), s.UserCalls)
 				assert.Zero(t, s.UnpairedExpired)
@@ -59,6 +60,7 @@ func TestScenarios(t *testing.T) {
 				"frontend->checkout/http": {1, 0, 0, "traces"},
 			},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.Pairs)
 				assert.Zero(t, s.UnpairedExpired)
 			},
@@ -82,6 +84,7 @@ func TestScenarios(t *testing.T) {
 				"frontend->checkout/http": {1, 0, 0, "traces"},
 			},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Zero(t, s.Pairs)
 				assert.Equal(t, uint64(2), s.UnpairedExpired)
 				assert.Equal(t, uint64(1), s.VirtualCalls)
@@ -105,6 +108,7 @@ func TestScenarios(t *testing.T) {
 				"a->b/direct":     {1, 0, 0, "traces"},
 			},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Zero(t, s.Pairs)
 				assert.Equal(t, uint64(2), s.UnpairedExpired)
 			},
@@ -133,7 +137,10 @@ func TestScenarios(t *testing.T) {
 			},
 			want:      map[string]agg{"checkout->shipping/messaging": {1, 0, 0, "traces"}},
 			wantNodes: map[string]NodeKind{"checkout": NodeService, "shipping": NodeService},
-			check:     func(t *testing.T, s Stats) { assert.Equal(t, uint64(1), s.Pairs) },
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Equal(t, uint64(1), s.Pairs)
+			},
 		},
 		{
 			name:      "producer without consumer goes to a messaging node",
@@ -147,6 +154,7 @@ func TestScenarios(t *testing.T) {
 			want:      map[string]agg{"payment->orders-db/database": {1, 1, 0, "traces"}},
 			wantNodes: map[string]NodeKind{"orders-db": NodeDatabase},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.VirtualCalls)
 				assert.Equal(t, uint64(1), s.UnpairedExpired)
 			},
@@ -168,6 +176,7 @@ func TestScenarios(t *testing.T) {
 			ops:  []op{spans(sp{1, 2, 0, "payment", KindClient, 0, 5, false, Peer{Kind: PeerHTTP}})},
 			want: map[string]agg{},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.UnpairedExpired)
 				assert.Zero(t, s.VirtualCalls)
 			},
@@ -187,6 +196,7 @@ func TestScenarios(t *testing.T) {
 			ops:  []op{spans(sp{1, 3, 99, "frontend", KindServer, 0, 10, false, Peer{}})},
 			want: map[string]agg{"internet->frontend/virtual": {1, 0, 0, "traces"}},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.UnpairedExpired)
 				assert.Equal(t, uint64(1), s.UserCalls)
 			},
@@ -203,7 +213,10 @@ func TestScenarios(t *testing.T) {
 				"gateway->inventory/inferred": {1, 1, 0, "traces"},
 				"inventory->pricing/inferred": {1, 0, 0, "traces"},
 			},
-			check: func(t *testing.T, s Stats) { assert.Equal(t, uint64(2), s.Inferred) },
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Equal(t, uint64(2), s.Inferred)
+			},
 		},
 		{
 			name: "internal-only trace, children first, separate batches",
@@ -227,6 +240,7 @@ func TestScenarios(t *testing.T) {
 			)},
 			want: map[string]agg{"a->b/http": {1, 0, 0, "traces"}},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.Pairs)
 				assert.Zero(t, s.Inferred)
 				assert.Zero(t, s.VirtualCalls)
@@ -240,6 +254,7 @@ func TestScenarios(t *testing.T) {
 			)},
 			want: map[string]agg{"a->b/inferred": {1, 0, 0, "traces"}},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Zero(t, s.VirtualCalls)
 				assert.Zero(t, s.UnpairedExpired)
 			},
@@ -278,6 +293,7 @@ func TestScenarios(t *testing.T) {
 			)},
 			want: map[string]agg{},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(2), s.Dropped[DropSelfCall])
 			},
 		},
@@ -292,7 +308,10 @@ func TestScenarios(t *testing.T) {
 				"user->frontend/virtual":  {1, 0, 0, "traces"},
 				"frontend->checkout/http": {1, 0, 1, "both"},
 			},
-			check: func(t *testing.T, s Stats) { assert.Equal(t, uint64(2), s.LogsAttributed) },
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Equal(t, uint64(2), s.LogsAttributed)
+			},
 		},
 		{
 			name: "log before its span waits for it",
@@ -305,7 +324,10 @@ func TestScenarios(t *testing.T) {
 				"user->frontend/virtual":  {1, 0, 0, "traces"},
 				"frontend->checkout/http": {1, 0, 1, "both"},
 			},
-			check: func(t *testing.T, s Stats) { assert.Equal(t, uint64(1), s.LogsAttributed) },
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Equal(t, uint64(1), s.LogsAttributed)
+			},
 		},
 		{
 			name: "log of an internal span goes to its service's incoming edge, even before pairing",
@@ -334,6 +356,7 @@ func TestScenarios(t *testing.T) {
 			ops:  []op{logOp(lg{7, 7, "checkout", 30, true, Peer{}})},
 			want: map[string]agg{},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.LogsUnattributed)
 				assert.Zero(t, s.LogsAttributed)
 			},
@@ -346,7 +369,10 @@ func TestScenarios(t *testing.T) {
 			},
 			want:      map[string]agg{"billing->ledger-db/database": {0, 0, 1, "logs"}},
 			wantNodes: map[string]NodeKind{"billing": NodeService, "ledger-db": NodeDatabase},
-			check:     func(t *testing.T, s Stats) { assert.Equal(t, uint64(2), s.LogsPeer) },
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Equal(t, uint64(2), s.LogsPeer)
+			},
 		},
 		{
 			name: "log with a peer confirms an edge known from traces",
@@ -362,6 +388,7 @@ func TestScenarios(t *testing.T) {
 			ops:  []op{logOp(lg{0, 0, "frontend", 1, true, Peer{}})},
 			want: map[string]agg{},
 			check: func(t *testing.T, s Stats) {
+				t.Helper()
 				assert.Equal(t, uint64(1), s.LogsUnattributed)
 				assert.Zero(t, s.DroppedTotal())
 			},

@@ -40,8 +40,9 @@ func TestExtract(t *testing.T) {
 }
 
 func TestExtractNoFields(t *testing.T) {
-	got, format := Extract(`{"message":"x"}`, nil)
-	assert.Equal(t, `{"message":"x"}`, got)
+	in := `{"message":"x"}`
+	got, format := Extract(in, nil)
+	assert.Equal(t, in, got, "returned verbatim")
 	assert.Equal(t, FormatPlain, format)
 }
 

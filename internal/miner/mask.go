@@ -448,15 +448,16 @@ func maskChunk(dst []byte, base int, c string) ([]byte, uint8) {
 		}
 		return append(dst, c...), 0
 	}
-	if wholeVar(core, &f) {
+	switch {
+	case wholeVar(core, &f):
 		dst = appendWild(dst, base, kindBuiltin)
 		flags = mVar
 		if tail == "" {
 			flags |= mAll
 		}
-	} else if f.colon > 0 {
+	case f.colon > 0:
 		dst, flags = maskColonParts(dst, base, core)
-	} else {
+	default:
 		dst, flags = maskAtoms(dst, base, core, &f)
 	}
 	if tail != "" {

@@ -11,14 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newMiner(t testing.TB, mod func(*Config)) *Miner {
-	t.Helper()
+func newMiner(tb testing.TB, mod func(*Config)) *Miner {
+	tb.Helper()
 	cfg := DefaultConfig()
 	if mod != nil {
 		mod(&cfg)
 	}
 	m, err := New(cfg)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return m
 }
 
@@ -127,7 +127,7 @@ func TestStableIDs(t *testing.T) {
 	m := newMiner(t, nil)
 	r := m.Train("disk /dev/sda1 is full")
 	h := fnv.New64a()
-	h.Write([]byte("disk <*> is full"))
+	_, _ = h.Write([]byte("disk <*> is full")) // hash.Hash.Write never returns an error
 	assert.Equal(t, fmt.Sprintf("%016x", h.Sum64()), r.Template.ID())
 	// same creation-time text in another miner: same id
 	m2 := newMiner(t, nil)
@@ -300,7 +300,7 @@ func TestTrainWarmDoesNotAllocate(t *testing.T) {
 		i++
 	})
 	assert.Zero(t, allocs)
-	assert.EqualValues(t, len(lines), m.Stats().Live)
+	assert.Equal(t, len(lines), m.Stats().Live)
 }
 
 func TestStatusString(t *testing.T) {
@@ -321,7 +321,7 @@ func TestManyTemplatesAndTreeFanOut(t *testing.T) {
 		got := m.Match(w + " service started")
 		require.NotNil(t, got, "line %d", i)
 	}
-	assert.Equal(t, m.Stats().Live, len(m.Templates()))
+	assert.Len(t, m.Templates(), m.Stats().Live)
 	for i, tm := range m.Templates() {
 		assert.NotEmpty(t, tm.ID(), strconv.Itoa(i))
 	}

@@ -155,7 +155,7 @@ func TestSnapshotErrorsLeaveStateUnchanged(t *testing.T) {
 	}
 	for name, b := range cases {
 		err := target.UnmarshalBinary(b)
-		assert.Error(t, err, name)
+		require.Error(t, err, name)
 		assert.Equal(t, before, view(target), name)
 	}
 

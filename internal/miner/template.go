@@ -104,10 +104,11 @@ func appendRendered(sb *strings.Builder, p string, names []string) {
 func templateID(s string, taken func(string) bool) string {
 	for n := 0; ; n++ {
 		h := fnv.New64a()
-		h.Write([]byte(s))
+		// hash.Hash.Write never returns an error.
+		_, _ = h.Write([]byte(s))
 		if n > 0 {
-			h.Write([]byte{0})
-			h.Write(strconv.AppendInt(nil, int64(n), 10))
+			_, _ = h.Write([]byte{0})
+			_, _ = h.Write(strconv.AppendInt(nil, int64(n), 10))
 		}
 		id := strconv.FormatUint(h.Sum64(), 16)
 		if len(id) < 16 {

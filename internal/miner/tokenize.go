@@ -171,7 +171,7 @@ const (
 func geq7(x uint64, n uint64) uint64 { return ((x | swarHi) - n*swarOnes) & swarHi }
 
 func load64(s string, i int) uint64 {
-	return *(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i))
+	return *(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i)) //nolint:gosec // G103: audited, callers guarantee i+8 <= len(s)
 }
 
 // scan8 advances from i over word bytes eight at a time, up to the first whitespace or '='
@@ -326,14 +326,14 @@ func (c *wordCache) lookup(dst []byte, w string) ([]byte, uint8, bool) {
 func (c *wordCache) learn(base int, w string, trail int) bool {
 	e := c.e
 	c.e = nil
-	canon := append(c.canon[:0], w...)
+	c.canon = append(c.canon[:0], w...)
+	canon := c.canon
 	for k := 0; k < c.runsN; k++ {
 		r := c.runs[k]
 		for i := r[0]; i < r[0]+r[1]; i++ {
 			canon[i] = byte('0' + k)
 		}
 	}
-	c.canon = canon
 	m, flags := maskWordSlow(c.scratch[:0], 0, bytesString(canon), trail)
 	c.scratch = m
 	var tmpl [wordMaxTmpl]byte
@@ -449,7 +449,7 @@ func (t *tokenizer) scanSpans(line string) {
 	i := 0
 	for {
 		ws := i
-		for i < n && isSpace(line[i]) && !(sp < len(t.spans) && int(t.spans[sp].start) == i) {
+		for i < n && isSpace(line[i]) && (sp >= len(t.spans) || int(t.spans[sp].start) != i) {
 			i++
 		}
 		if i >= n {
@@ -697,7 +697,7 @@ func (t *tokenizer) markDates(line string) {
 }
 
 func isMonth(s string) bool {
-	if len(s) < 3 || !(s[0] >= 'A' && s[0] <= 'Z') {
+	if len(s) < 3 || s[0] < 'A' || s[0] > 'Z' {
 		return false
 	}
 	if s[len(s)-1] == ',' || s[len(s)-1] == '.' {
@@ -713,7 +713,7 @@ func isMonth(s string) bool {
 }
 
 func isWeekday(s string) bool {
-	if len(s) < 3 || !(s[0] >= 'A' && s[0] <= 'Z') {
+	if len(s) < 3 || s[0] < 'A' || s[0] > 'Z' {
 		return false
 	}
 	if s[len(s)-1] == ',' || s[len(s)-1] == ']' || s[len(s)-1] == ')' {
@@ -813,7 +813,7 @@ func hashString(s string, seed uint64) uint64 {
 	if s == "" {
 		return hashBytes(nil, seed)
 	}
-	return hashBytes(unsafe.Slice(unsafe.StringData(s), len(s)), seed)
+	return hashBytes(unsafe.Slice(unsafe.StringData(s), len(s)), seed) //nolint:gosec // G103: audited read-only view; hashBytes never writes
 }
 
 // Line shapes. Masking depends on the letters, punctuation, whitespace and the positions and

@@ -286,7 +286,7 @@ func (m *Miner) score(t *Template, toks []token) (eq int, soft uint64, hard bool
 		// stem (com.apple.x/com.apple.y), values of one key (SHA256:x/SHA256:y) and lower-case
 		// words are variables only once enough distinct values were seen; other words
 		// (HTTPS/SOCKS5, Paused/Resumed) are constants.
-		if idDiff(tt.pat, lp) || dottedStem(tt.pat, lp) || keyStem(tt.pat, lp) || !(hasUpper(tt.pat) || hasUpperB(lp)) {
+		if idDiff(tt.pat, lp) || dottedStem(tt.pat, lp) || keyStem(tt.pat, lp) || (!hasUpper(tt.pat) && !hasUpperB(lp)) {
 			soft |= 1 << uint(i)
 			continue
 		}
@@ -406,7 +406,7 @@ func identRest(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !isAlnum(c) && c != '.' && c != '_' && c != '-' && c != '$' && !(i == len(s)-1 && (c == ':' || c == ',')) {
+		if !isAlnum(c) && c != '.' && c != '_' && c != '-' && c != '$' && (i != len(s)-1 || (c != ':' && c != ',')) {
 			return false
 		}
 	}

@@ -74,9 +74,9 @@ func TestLoadInvalidConfig(t *testing.T) {
 	require.NoError(t, sub.Unmarshal(cfg))
 	err = confmap.Validate(cfg)
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "max_held_records must be greater or equal to max_records")
-	assert.ErrorContains(t, err, "message_fields must not be empty")
-	assert.ErrorContains(t, err, "session.regex is invalid")
+	require.ErrorContains(t, err, "max_held_records must be greater or equal to max_records")
+	require.ErrorContains(t, err, "message_fields must not be empty")
+	require.ErrorContains(t, err, "session.regex is invalid")
 }
 
 func TestNestedConfigErrorsAreReported(t *testing.T) {
@@ -85,8 +85,8 @@ func TestNestedConfigErrorsAreReported(t *testing.T) {
 	cfg.Detectors.Rate.Bucket = 0
 	err := confmap.Validate(cfg)
 	require.Error(t, err)
-	assert.ErrorContains(t, err, "similarity_threshold must be in (0,1]")
-	assert.ErrorContains(t, err, "rate.bucket must be positive")
+	require.ErrorContains(t, err, "similarity_threshold must be in (0,1]")
+	require.ErrorContains(t, err, "rate.bucket must be positive")
 }
 
 func TestDefaultConfigUnmarshalsFromEmpty(t *testing.T) {
