@@ -1,0 +1,108 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rcaexporter // import "github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter"
+
+import (
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
+)
+
+// Config defines the configuration of the rca exporter.
+type Config struct {
+	// Incidents configures how anomalies are grouped into incidents.
+	Incidents IncidentsConfig `mapstructure:"incidents"`
+	// Sinks selects where incidents are forwarded; each section is optional.
+	Sinks sink.Config `mapstructure:"sinks"`
+	// Storage is the ID of a storage extension that keeps the incident knowledge base across
+	// restarts. Without it the knowledge base lives only in memory (bounded).
+	Storage *component.ID `mapstructure:"storage"`
+	// IdleAdvance: when no record has arrived for this long (wall clock), event time is moved
+	// forward by the idle time so that quiet incidents still resolve. 0 disables it.
+	IdleAdvance time.Duration `mapstructure:"idle_advance"`
+
+	// QueueConfig is the sending queue of incident deliveries (exporterhelper).
+	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	// RetryConfig retries failed deliveries with exponential backoff (exporterhelper).
+	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+	// TimeoutConfig bounds one delivery attempt to all sinks (exporterhelper).
+	TimeoutConfig exporterhelper.TimeoutConfig `mapstructure:",squash"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// IncidentsConfig is the user-facing part of the incident engine's settings.
+type IncidentsConfig struct {
+	// OpenThreshold is the summed anomaly score of one service within OpenWindow that opens an
+	// incident (at least one anomaly must be Medium or above).
+	OpenThreshold float64 `mapstructure:"open_threshold"`
+	// OpenWindow is the window over which a service's anomaly scores are summed.
+	OpenWindow time.Duration `mapstructure:"open_window"`
+	// CorrelationWindow: anomalies of connected services within this time join an open incident.
+	CorrelationWindow time.Duration `mapstructure:"correlation_window"`
+	// MaxHops is the graph distance within which services are correlated.
+	MaxHops int `mapstructure:"max_hops"`
+	// QuietPeriod: an incident resolves after this long without new evidence (event time).
+	QuietPeriod time.Duration `mapstructure:"quiet_period"`
+	// EdgeTTL: graph edges not seen for this long are forgotten (event time).
+	EdgeTTL time.Duration `mapstructure:"edge_ttl"`
+	// KnowledgeBaseSize bounds the past incidents kept for similarity search.
+	KnowledgeBaseSize int `mapstructure:"knowledge_base_size"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks the configuration; sink sections validate themselves.
+func (cfg *Config) Validate() error {
+	var errs []error
+	s := &cfg.Sinks
+	if !s.Webhook.HasValue() && !s.Slack.HasValue() && !s.PagerDuty.HasValue() && !s.Jira.HasValue() &&
+		!s.Alertmanager.HasValue() && !s.Console.HasValue() {
+		errs = append(errs, errors.New("sinks must configure at least one of webhook, slack, pagerduty, jira, alertmanager, console"))
+	}
+	if cfg.IdleAdvance < 0 {
+		errs = append(errs, errors.New("idle_advance must not be negative"))
+	}
+	if err := cfg.engineConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (cfg *Config) engineConfig() rca.Config {
+	c := rca.DefaultConfig()
+	in := cfg.Incidents
+	c.OpenThreshold = in.OpenThreshold
+	c.OpenWindow = in.OpenWindow
+	c.CorrelationWindow = in.CorrelationWindow
+	c.MaxHops = in.MaxHops
+	c.QuietPeriod = in.QuietPeriod
+	c.EdgeTTL = in.EdgeTTL
+	c.KnowledgeBaseSize = in.KnowledgeBaseSize
+	return c
+}
+
+func defaultIncidentsConfig() IncidentsConfig {
+	c := rca.DefaultConfig()
+	return IncidentsConfig{
+		OpenThreshold:     c.OpenThreshold,
+		OpenWindow:        c.OpenWindow,
+		CorrelationWindow: c.CorrelationWindow,
+		MaxHops:           c.MaxHops,
+		QuietPeriod:       c.QuietPeriod,
+		EdgeTTL:           c.EdgeTTL,
+		KnowledgeBaseSize: c.KnowledgeBaseSize,
+	}
+}

@@ -1,0 +1,354 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rcaexporter // import "github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/metadata"
+	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
+)
+
+// kbKey is the storage key of the incident knowledge base (the payload carries its version).
+const kbKey = "knowledge_base"
+
+var (
+	errStorageNotFound = errors.New("storage extension not found")
+	errNotStorage      = errors.New("component is not a storage extension")
+)
+
+// rcaExporter has two stages. ConsumeLogs feeds anomalies and edges to the incident engine,
+// which never fails, so upstream retries can never count evidence twice. The incidents that
+// changed are then handed, as one log record each (JSON body), to an exporterhelper sender
+// whose queue and retries only ever repeat deliveries, never ingestion.
+type rcaExporter struct {
+	cfg    *Config
+	id     component.ID
+	logger *zap.Logger
+	tb     *metadata.TelemetryBuilder
+	clock  clockwork.Clock
+
+	mu        sync.Mutex // guards engine, lastInput, lastStats
+	engine    *rca.Engine
+	lastInput time.Time
+	lastStats rca.Stats
+
+	sender exporter.Logs
+	multi  *sink.Multi
+	open   atomic.Int64
+
+	client       storage.Client
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	shutdownOnce sync.Once
+}
+
+func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock clockwork.Clock) (*rcaExporter, error) {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	engine, err := rca.New(cfg.engineConfig())
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	multi, err := sink.Build(&cfg.Sinks, set.TelemetrySettings, sink.DefaultMaxDelivered)
+	if err != nil {
+		return nil, err
+	}
+	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine, multi: multi}
+	e.sender, err = exporterhelper.NewLogs(ctx, set, cfg, e.deliver,
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithTimeout(cfg.TimeoutConfig),
+		exporterhelper.WithRetry(cfg.RetryConfig),
+		exporterhelper.WithQueue(cfg.QueueConfig),
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := tb.RegisterExporterRcaIncidentsOpenCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(e.open.Load())
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (*rcaExporter) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// Start starts the sender (and through it the sinks), loads the knowledge base and starts the
+// idle-advance loop.
+func (e *rcaExporter) Start(ctx context.Context, host component.Host) error {
+	return e.sender.Start(ctx, host)
+}
+
+func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
+	if e.cfg.Storage != nil {
+		client, err := storageClient(ctx, host, *e.cfg.Storage, e.id)
+		if err != nil {
+			return err
+		}
+		e.client = client
+		e.loadKB(ctx)
+	}
+	if err := e.multi.Start(ctx, host); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.lastInput = e.clock.Now()
+	e.mu.Unlock()
+	if e.cfg.IdleAdvance > 0 {
+		loopCtx, cancel := context.WithCancel(context.Background())
+		e.cancel = cancel
+		e.wg.Add(1)
+		go e.idleLoop(loopCtx)
+	}
+	e.logger.Info("Started rca exporter", zap.Int("sinks", len(e.multi.Sinks())), zap.Bool("storage", e.client != nil))
+	return nil
+}
+
+// Shutdown stops the loop, then the sender drains its queue to the sinks, then sinks and storage
+// are released. Safe without Start and safe to call twice.
+func (e *rcaExporter) Shutdown(ctx context.Context) error {
+	var err error
+	e.shutdownOnce.Do(func() {
+		if e.cancel != nil {
+			e.cancel()
+			e.wg.Wait()
+		}
+		err = e.sender.Shutdown(ctx)
+		e.tb.Shutdown()
+	})
+	return err
+}
+
+func (e *rcaExporter) shutdown(ctx context.Context) error {
+	var errs []error
+	errs = append(errs, e.multi.Shutdown(ctx))
+	if e.client != nil {
+		e.saveKB(ctx)
+		errs = append(errs, e.client.Close(ctx))
+	}
+	e.logger.Info("Stopped rca exporter")
+	return errors.Join(errs...)
+}
+
+func (e *rcaExporter) idleLoop(ctx context.Context) {
+	defer e.wg.Done()
+	tick := e.clock.NewTicker(max(e.cfg.IdleAdvance/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.Chan():
+			e.mu.Lock()
+			idle := e.clock.Since(e.lastInput)
+			var changed []incident.Incident
+			if idle >= e.cfg.IdleAdvance && e.engine.Watermark() > 0 {
+				changed = e.engine.Advance(e.engine.Watermark() + int64(idle))
+				e.lastInput = e.clock.Now()
+			}
+			e.recordStatsLocked(ctx)
+			e.mu.Unlock()
+			e.forward(ctx, changed)
+		}
+	}
+}
+
+// ConsumeLogs feeds the records to the incident engine and forwards the incidents that changed.
+// It only fails if the exporter was shut down; bad records are counted and skipped.
+func (e *rcaExporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	e.tb.ExporterRcaRecordsIn.Add(ctx, int64(ld.LogRecordCount()))
+	var in batchInput
+	in.read(ld)
+
+	start := time.Now()
+	e.mu.Lock()
+	for i := range in.edges {
+		e.engine.AddEdge(in.edges[i])
+	}
+	for i := range in.anomalies {
+		e.engine.AddAnomaly(in.anomalies[i])
+	}
+	changed := e.engine.Advance(in.maxTime)
+	e.lastInput = e.clock.Now()
+	e.recordStatsLocked(ctx)
+	e.mu.Unlock()
+	e.tb.ExporterRcaRankingDuration.Record(ctx, time.Since(start).Seconds())
+
+	e.tb.ExporterRcaAnomalies.Add(ctx, int64(len(in.anomalies)))
+	e.tb.ExporterRcaEdges.Add(ctx, int64(len(in.edges)))
+	if in.bad > 0 {
+		e.tb.ExporterRcaDropped.Add(ctx, int64(in.bad), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "bad_record"))))
+	}
+	e.forward(ctx, changed)
+	return nil
+}
+
+// forward hands changed incidents to the exporterhelper sender. A failure here (queue full,
+// or every retry exhausted without a queue) is logged and counted; it is never returned
+// upstream, because the evidence has already been counted.
+func (e *rcaExporter) forward(ctx context.Context, changed []incident.Incident) {
+	if len(changed) == 0 {
+		return
+	}
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	resolved := false
+	for i := range changed {
+		inc := &changed[i]
+		b, err := json.Marshal(inc)
+		if err != nil {
+			e.tb.ExporterRcaDropped.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "marshal"))))
+			continue
+		}
+		lr := lrs.AppendEmpty()
+		lr.Body().SetEmptyBytes().FromRaw(b)
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(inc.UpdatedAt))
+		e.tb.ExporterRcaIncidents.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("transition", transition(inc)))))
+		resolved = resolved || inc.Status == incident.StatusResolved
+	}
+	if err := e.sender.ConsumeLogs(context.WithoutCancel(ctx), ld); err != nil {
+		e.tb.ExporterRcaDropped.Add(ctx, int64(lrs.Len()), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "delivery_failed"))))
+		e.logger.Warn("Failed to deliver incidents", zap.Error(err), zap.Int("incidents", lrs.Len()))
+	}
+	if resolved && e.client != nil {
+		e.saveKB(ctx)
+	}
+}
+
+func transition(inc *incident.Incident) string {
+	switch {
+	case inc.Status == incident.StatusResolved:
+		return "resolved"
+	case inc.Version <= 1:
+		return "opened"
+	default:
+		return "updated"
+	}
+}
+
+// deliver is the exporterhelper push function: it decodes the incidents and sends them to every
+// sink. Errors keep their classification (permanent or retryable, with Retry-After).
+func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
+	var incs []*incident.Incident
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				inc := new(incident.Incident)
+				if err := json.Unmarshal(lrs.At(k).Body().Bytes().AsRaw(), inc); err != nil {
+					e.tb.ExporterRcaDropped.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "unmarshal"))))
+					continue
+				}
+				incs = append(incs, inc)
+			}
+		}
+	}
+	if len(incs) == 0 {
+		return nil
+	}
+	counts, err := e.multi.Send(ctx, incs...)
+	for name, c := range counts {
+		if c.Sent > 0 {
+			e.tb.ExporterRcaSent.Add(ctx, int64(c.Sent), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", name), attribute.String("outcome", "sent"))))
+		}
+		if c.Failed > 0 {
+			e.tb.ExporterRcaSent.Add(ctx, int64(c.Failed), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", name), attribute.String("outcome", "failed"))))
+		}
+	}
+	return err
+}
+
+func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
+	st := e.engine.Stats()
+	prev := e.lastStats
+	e.lastStats = st
+	for _, d := range []struct {
+		reason    string
+		now, then uint64
+	}{
+		{"invalid", st.DroppedInvalid, prev.DroppedInvalid},
+		{"late", st.DroppedLate, prev.DroppedLate},
+		{"edges_full", st.DroppedEdgesFull, prev.DroppedEdgesFull},
+		{"services_full", st.DroppedServicesFull, prev.DroppedServicesFull},
+		{"pending_full", st.DroppedPendingFull, prev.DroppedPendingFull},
+		{"incidents_full", st.DroppedIncidentsFull, prev.DroppedIncidentsFull},
+		{"incident_services_full", st.DroppedIncidentServices, prev.DroppedIncidentServices},
+		{"knowledge_base_evicted", st.KnowledgeBaseEvicted, prev.KnowledgeBaseEvicted},
+	} {
+		if d.now > d.then {
+			e.tb.ExporterRcaDropped.Add(ctx, int64(d.now-d.then), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", d.reason))))
+		}
+	}
+	e.open.Store(int64(e.engine.OpenIncidents()))
+}
+
+func storageClient(ctx context.Context, host component.Host, storageID, ownerID component.ID) (storage.Client, error) {
+	ext, found := host.GetExtensions()[storageID]
+	if !found {
+		return nil, errStorageNotFound
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, errNotStorage
+	}
+	return se.GetClient(ctx, component.KindExporter, ownerID, "incidents")
+}
+
+func (e *rcaExporter) loadKB(ctx context.Context) {
+	data, err := e.client.Get(ctx, kbKey)
+	if err == nil && data != nil {
+		e.mu.Lock()
+		err = e.engine.UnmarshalBinary(data)
+		e.mu.Unlock()
+	}
+	if err != nil {
+		e.tb.ExporterRcaStorageErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "load"))))
+		e.logger.Warn("Ignoring unreadable incident knowledge base, starting fresh", zap.Error(err))
+	}
+}
+
+func (e *rcaExporter) saveKB(ctx context.Context) {
+	e.mu.Lock()
+	data, err := e.engine.MarshalBinary()
+	e.mu.Unlock()
+	if err == nil {
+		err = e.client.Set(ctx, kbKey, data)
+	}
+	if err != nil {
+		e.tb.ExporterRcaStorageErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "save"))))
+		e.logger.Warn("Cannot save incident knowledge base", zap.Error(err))
+	}
+}

@@ -1,0 +1,197 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package sink
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+)
+
+// fakeSink returns queued errors (nil when the queue is empty) and counts calls.
+type fakeSink struct {
+	name string
+
+	mu       sync.Mutex
+	errs     []error
+	calls    int
+	startErr error
+	started  bool
+	stopped  int
+}
+
+func (f *fakeSink) Name() string { return f.name }
+func (f *fakeSink) Start(context.Context, component.Host) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = f.startErr == nil
+	return f.startErr
+}
+
+func (f *fakeSink) Shutdown(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped++
+	return nil
+}
+
+func (f *fakeSink) Send(context.Context, *incident.Incident) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if len(f.errs) == 0 {
+		return nil
+	}
+	err := f.errs[0]
+	f.errs = f.errs[1:]
+	return err
+}
+
+func (f *fakeSink) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func TestMultiAllSucceed(t *testing.T) {
+	a, b := &fakeSink{name: "a"}, &fakeSink{name: "b"}
+	m, err := NewMulti(0, a, b)
+	require.NoError(t, err)
+	i1, i2 := testIncident(), testIncident()
+	i2.ID = "other"
+	counts, err := m.Send(context.Background(), i1, nil, i2)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Counts{"a": {Sent: 2}, "b": {Sent: 2}}, counts)
+}
+
+func TestMultiMixedFailuresAreRetryableAndRetrySkipsDone(t *testing.T) {
+	ok := &fakeSink{name: "ok"}
+	perm := &fakeSink{name: "perm", errs: []error{consumererror.NewPermanent(errors.New("perm sink: HTTP 400 Bad Request"))}}
+	retry := &fakeSink{name: "retry", errs: []error{exporterhelper.NewThrottleRetry(errors.New("retry sink: HTTP 429 Too Many Requests"), 3*time.Second)}}
+	m, err := NewMulti(0, ok, perm, retry)
+	require.NoError(t, err)
+
+	inc := testIncident()
+	counts, err := m.Send(context.Background(), inc)
+	require.Error(t, err)
+	assert.False(t, consumererror.IsPermanent(err), "one retryable failure makes the whole error retryable")
+	assert.Contains(t, err.Error(), "Permanent error: perm sink: HTTP 400 Bad Request")
+	assert.Contains(t, err.Error(), "Throttle (3s), error: retry sink: HTTP 429 Too Many Requests")
+	assert.Equal(t, map[string]Counts{"ok": {Sent: 1}, "perm": {Failed: 1}, "retry": {Failed: 1}}, counts)
+
+	// exporterhelper retries the same request: only the retryable sink is called again.
+	counts, err = m.Send(context.Background(), inc)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Counts{"ok": {Skipped: 1}, "perm": {Skipped: 1}, "retry": {Sent: 1}}, counts)
+	assert.Equal(t, 1, ok.callCount())
+	assert.Equal(t, 1, perm.callCount())
+	assert.Equal(t, 2, retry.callCount())
+
+	// A new version goes to everybody.
+	inc.Version++
+	counts, err = m.Send(context.Background(), inc)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Counts{"ok": {Sent: 1}, "perm": {Sent: 1}, "retry": {Sent: 1}}, counts)
+}
+
+func TestMultiAllPermanent(t *testing.T) {
+	a := &fakeSink{name: "a", errs: []error{consumererror.NewPermanent(errors.New("a failed"))}}
+	b := &fakeSink{name: "b", errs: []error{consumererror.NewPermanent(errors.New("b failed"))}}
+	c := &fakeSink{name: "c"}
+	m, err := NewMulti(0, a, b, c)
+	require.NoError(t, err)
+	counts, err := m.Send(context.Background(), testIncident())
+	require.Error(t, err)
+	assert.True(t, consumererror.IsPermanent(err))
+	assert.Contains(t, err.Error(), "a failed")
+	assert.Contains(t, err.Error(), "b failed")
+	assert.Equal(t, map[string]Counts{"a": {Failed: 1}, "b": {Failed: 1}, "c": {Sent: 1}}, counts)
+}
+
+func TestMultiVersionZeroIsNotDeduplicated(t *testing.T) {
+	a := &fakeSink{name: "a"}
+	m, err := NewMulti(0, a)
+	require.NoError(t, err)
+	inc := testIncident()
+	inc.Version = 0
+	for range 2 {
+		_, err = m.Send(context.Background(), inc)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2, a.callCount())
+}
+
+func TestMultiBoundedMemory(t *testing.T) {
+	a := &fakeSink{name: "a"}
+	m, err := NewMulti(2, a)
+	require.NoError(t, err)
+	for _, id := range []string{"x", "y", "z"} {
+		inc := testIncident()
+		inc.ID = id
+		_, err = m.Send(context.Background(), inc)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, uint64(1), m.Evictions())
+	assert.Len(t, m.delivered, 2)
+	inc := testIncident()
+	inc.ID = "x" // evicted: sent again
+	counts, err := m.Send(context.Background(), inc)
+	require.NoError(t, err)
+	assert.Equal(t, Counts{Sent: 1}, counts["a"])
+}
+
+func TestMultiLifecycle(t *testing.T) {
+	a, b := &fakeSink{name: "a"}, &fakeSink{name: "b", startErr: errors.New("boom")}
+	m, err := NewMulti(0, a, b)
+	require.NoError(t, err)
+	require.EqualError(t, m.Start(context.Background(), componenttest.NewNopHost()), "boom")
+	assert.Equal(t, 1, a.stopped, "started sinks are shut down when a later one fails")
+	require.NoError(t, m.Shutdown(context.Background()))
+	require.NoError(t, m.Shutdown(context.Background()))
+
+	sinks := make([]Sink, 65)
+	for i := range sinks {
+		sinks[i] = &fakeSink{name: "s"}
+	}
+	_, err = NewMulti(0, sinks...)
+	assert.Error(t, err)
+}
+
+func TestMultiWithRealSinks(t *testing.T) {
+	good := newRecorder(t, http.StatusOK, "")
+	bad := newRecorder(t, http.StatusServiceUnavailable, "")
+	set := componenttest.NewNopTelemetrySettings()
+	wc := NewDefaultWebhookConfig()
+	wc.ClientConfig = clientConfig(good.srv.URL)
+	ac := NewDefaultAlertmanagerConfig()
+	ac.ClientConfig = clientConfig(bad.srv.URL)
+	m, err := NewMulti(0, NewWebhook(wc, set), NewAlertmanager(ac, set))
+	require.NoError(t, err)
+	require.NoError(t, m.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { assert.NoError(t, m.Shutdown(context.Background())) }()
+
+	counts, err := m.Send(context.Background(), testIncident())
+	require.Error(t, err)
+	assert.False(t, consumererror.IsPermanent(err))
+	assert.Contains(t, err.Error(), "alertmanager sink: HTTP 503")
+	assert.Equal(t, map[string]Counts{"webhook": {Sent: 1}, "alertmanager": {Failed: 1}}, counts)
+
+	bad.set(http.StatusOK, "")
+	counts, err = m.Send(context.Background(), testIncident())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Counts{"webhook": {Skipped: 1}, "alertmanager": {Sent: 1}}, counts)
+	assert.Len(t, good.all(), 1, "the webhook got the incident once")
+}
