@@ -24,6 +24,7 @@ import (
 
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 )
 
 type clock = clockwork.Clock
@@ -267,7 +268,7 @@ func (c *graphConnector) consumeTraces(ctx context.Context, td ptrace.Traces) er
 	c.tb.ConnectorLogs2graphSpansIn.Add(ctx, int64(n))
 	now := c.clock.Now()
 	bp := c.spanBufs.Get().(*[]graph.Span)
-	buf := appendSpans((*bp)[:0], td, c.futureLimit(now))
+	buf := graphpdata.AppendSpans((*bp)[:0], td, c.futureLimit(now))
 
 	c.mu.Lock()
 	c.store.AddSpans(buf)
@@ -290,7 +291,7 @@ func (c *graphConnector) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		c.tb.ConnectorLogs2graphLogRecordsIn.Add(ctx, int64(n))
 		now := c.clock.Now()
 		bp := c.logBufs.Get().(*[]graph.LogRef)
-		buf := appendLogRefs((*bp)[:0], ld, c.futureLimit(now))
+		buf := graphpdata.AppendLogRefs((*bp)[:0], ld, c.futureLimit(now))
 
 		c.mu.Lock()
 		for i := range buf {

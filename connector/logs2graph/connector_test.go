@@ -27,6 +27,7 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadatatest"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 )
 
 // checkoutCall is frontend -> checkout (HTTP) -> payment (gRPC, optionally failing) of trace tr.
@@ -469,10 +470,10 @@ func TestPeerOf(t *testing.T) {
 			for k, v := range tt.attrs {
 				m.PutStr(k, v)
 			}
-			assert.Equal(t, tt.want, peerOf(m))
+			assert.Equal(t, tt.want, graphpdata.PeerOf(m))
 		})
 	}
-	assert.Empty(t, urlHost("relative/path"))
-	assert.Empty(t, urlHost("http://[::1"))
-	assert.Equal(t, "h", urlHost("http://h#frag"))
+	assert.Empty(t, graphpdata.URLHost("relative/path"))
+	assert.Empty(t, graphpdata.URLHost("http://[::1"))
+	assert.Equal(t, "h", graphpdata.URLHost("http://h#frag"))
 }

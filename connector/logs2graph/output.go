@@ -13,6 +13,7 @@ import (
 
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 )
 
 // Event names and attribute keys of the edge records (the contract in docs/attributes.md).
@@ -54,7 +55,7 @@ const (
 func newOutputLogs(identity string) (plog.Logs, plog.LogRecordSlice) {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr(attrServiceName, identity)
+	rl.Resource().Attributes().PutStr(graphpdata.AttrServiceName, identity)
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	return ld, sl.LogRecords()
@@ -162,7 +163,7 @@ func servicegraphConnType(c graph.ConnType) string {
 func snapshotToMetrics(identity string, edges []graph.Edge, now pcommon.Timestamp) (pmetric.Metrics, int) {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(attrServiceName, identity)
+	rm.Resource().Attributes().PutStr(graphpdata.AttrServiceName, identity)
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 

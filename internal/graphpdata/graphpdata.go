@@ -1,7 +1,9 @@
 // Copyright The otelcol-aiops Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package logs2graph // import "github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph"
+// Package graphpdata reduces pdata traces and logs to the input types of internal/graph. It is
+// shared by the logs2graph connector and the RCA evaluation, so both see the same graph.
+package graphpdata // import "github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 
 import (
 	"strings"
@@ -17,11 +19,11 @@ import (
 // record: strings are the pdata strings themselves (the store copies what it keeps), and
 // attributes are read in one pass.
 
-const attrServiceName = "service.name"
+const AttrServiceName = "service.name"
 
-// appendSpans appends the spans of td to buf. Timestamps later than limit (unix nanoseconds,
+// AppendSpans appends the spans of td to buf. Timestamps later than limit (unix nanoseconds,
 // 0: no limit) are moved back to limit, keeping the span's duration.
-func appendSpans(buf []graph.Span, td ptrace.Traces, limit int64) []graph.Span {
+func AppendSpans(buf []graph.Span, td ptrace.Traces, limit int64) []graph.Span {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -44,7 +46,7 @@ func appendSpans(buf []graph.Span, td ptrace.Traces, limit int64) []graph.Span {
 				gs := &buf[len(buf)-1]
 				switch gs.Kind {
 				case graph.KindClient, graph.KindProducer, graph.KindServer:
-					gs.Peer = peerOf(sp.Attributes())
+					gs.Peer = PeerOf(sp.Attributes())
 				}
 				if limit > 0 && gs.End > limit {
 					d := gs.End - limit
@@ -57,10 +59,10 @@ func appendSpans(buf []graph.Span, td ptrace.Traces, limit int64) []graph.Span {
 	return buf
 }
 
-// appendLogRefs appends one LogRef per record of ld to buf. The record's time is its
+// AppendLogRefs appends one LogRef per record of ld to buf. The record's time is its
 // timestamp, or its observed timestamp when the timestamp is 0; times later than limit (0: no
 // limit) are clamped to limit.
-func appendLogRefs(buf []graph.LogRef, ld plog.Logs, limit int64) []graph.LogRef {
+func AppendLogRefs(buf []graph.LogRef, ld plog.Logs, limit int64) []graph.LogRef {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -80,7 +82,7 @@ func appendLogRefs(buf []graph.LogRef, ld plog.Logs, limit int64) []graph.LogRef
 					SpanID:  graph.SpanID(lr.SpanID()),
 					Time:    toNanos(t),
 					Error:   isErrorSeverity(lr),
-					Peer:    peerOf(lr.Attributes()),
+					Peer:    PeerOf(lr.Attributes()),
 				}
 				if limit > 0 && ref.Time > limit {
 					ref.Time = limit
@@ -102,7 +104,7 @@ func toNanos(t pcommon.Timestamp) int64 {
 }
 
 func serviceName(res pcommon.Resource) string {
-	v, ok := res.Attributes().Get(attrServiceName)
+	v, ok := res.Attributes().Get(AttrServiceName)
 	if !ok || v.Type() != pcommon.ValueTypeStr {
 		return ""
 	}
@@ -124,13 +126,13 @@ func isErrorSeverity(lr plog.LogRecord) bool {
 	return false
 }
 
-// peerOf reduces the peer attributes of a span or record (current and older semantic
+// PeerOf reduces the peer attributes of a span or record (current and older semantic
 // conventions) to a graph.Peer, in one pass over the attributes:
 //   - Name: the first of peer.service, server.address (net.peer.name), db.namespace (db.name),
 //     messaging.destination.name, the host of url.full (http.url), rpc.service.
 //   - Kind and System: database if db.system.name or db.system is set, messaging if
 //     messaging.system is set, rpc if rpc.system is set, http for any http.* or url.* key.
-func peerOf(attrs pcommon.Map) graph.Peer {
+func PeerOf(attrs pcommon.Map) graph.Peer {
 	if attrs.Len() == 0 {
 		return graph.Peer{}
 	}
@@ -192,9 +194,9 @@ func peerOf(attrs pcommon.Map) graph.Peer {
 	case msgDest != "":
 		p.Name = msgDest
 	case urlFull != "":
-		p.Name = urlHost(urlFull)
+		p.Name = URLHost(urlFull)
 	case httpURL != "":
-		p.Name = urlHost(httpURL)
+		p.Name = URLHost(httpURL)
 	}
 	if p.Name == "" && rpcService != "" {
 		p.Name = rpcService
@@ -219,9 +221,9 @@ func str(v pcommon.Value) string {
 	return v.Str()
 }
 
-// urlHost returns the host of an absolute URL without allocating: no scheme, user info, port,
+// URLHost returns the host of an absolute URL without allocating: no scheme, user info, port,
 // path, query or fragment. It returns "" when the URL has no "scheme://" prefix.
-func urlHost(u string) string {
+func URLHost(u string) string {
 	i := strings.Index(u, "://")
 	if i <= 0 {
 		return ""
