@@ -1,0 +1,362 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// FaultKind is the kind of an injected fault.
+type FaultKind string
+
+const (
+	// FaultNone is a fault-free run.
+	FaultNone FaultKind = "none"
+	// FaultDBPoolExhaustion: the callers of a database cannot get a connection: their queries
+	// fail after waiting for the pool, with error logs in the callers. Root cause: the database.
+	FaultDBPoolExhaustion FaultKind = "db_pool_exhaustion"
+	// FaultSlowQuery: slow queries / CPU saturation of a database: latency of the calls into it
+	// rises, some exceed the callers' timeouts. Root cause: the database.
+	FaultSlowQuery FaultKind = "slow_query"
+	// FaultDependencyTimeout: a service hangs; its callers time out, and the failure cascades
+	// upstream. Root cause: the hanging service.
+	FaultDependencyTimeout FaultKind = "dependency_timeout"
+	// FaultBadDeploy: a new version of a service fails part of its requests with a new error
+	// template. Root cause: the deployed service.
+	FaultBadDeploy FaultKind = "bad_deploy"
+	// FaultMemoryPressure: a service's memory grows (GC warnings, latency), it is OOM-killed and
+	// restarts, repeatedly; its callers get errors while it is down. Root cause: that service.
+	FaultMemoryPressure FaultKind = "memory_pressure"
+	// FaultNetworkPartition: the calls from Peer to Service are refused. Root cause: Service
+	// (the unreachable callee); the symptoms are in Peer and upstream of it.
+	FaultNetworkPartition FaultKind = "network_partition"
+)
+
+// FaultKinds returns every fault kind except FaultNone.
+func FaultKinds() []FaultKind {
+	return []FaultKind{
+		FaultDBPoolExhaustion, FaultSlowQuery, FaultDependencyTimeout,
+		FaultBadDeploy, FaultMemoryPressure, FaultNetworkPartition,
+	}
+}
+
+// ParseFaultKind accepts a fault kind name.
+func ParseFaultKind(s string) (FaultKind, error) {
+	if s == string(FaultNone) || s == "" {
+		return FaultNone, nil
+	}
+	for _, k := range FaultKinds() {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown fault kind %q", s)
+}
+
+// Fault is one injected fault: the ground truth of a scenario.
+type Fault struct {
+	Kind FaultKind
+	// Service is the root cause node: a database for the database faults, a service otherwise.
+	Service string
+	// Peer is the calling side of a network partition (empty for other kinds).
+	Peer       string
+	Start, End time.Time
+}
+
+// RootCause returns the name of the root cause node.
+func (f Fault) RootCause() string { return f.Service }
+
+// Active reports whether the fault is in effect at t.
+func (f Fault) Active(t time.Time) bool { return !t.Before(f.Start) && t.Before(f.End) }
+
+// Scenario is one simulated run: a topology, a traffic rate, an event-time span and the
+// injected faults (the ground truth).
+type Scenario struct {
+	Name        string
+	Seed        uint64
+	Topology    *Topology
+	Start       time.Time
+	Duration    time.Duration
+	RequestRate float64 // user requests per second of event time at the entry (Poisson)
+	Faults      []Fault
+}
+
+// Limits of a scenario.
+const (
+	MaxRequestRate = 5000
+	MaxDuration    = 24 * time.Hour
+)
+
+// Validate checks the scenario.
+func (s *Scenario) Validate() error {
+	if err := s.Topology.Validate(); err != nil {
+		return err
+	}
+	if s.Duration <= 0 || s.Duration > MaxDuration {
+		return fmt.Errorf("duration must be in (0, %s]", MaxDuration)
+	}
+	if !(s.RequestRate > 0 && s.RequestRate <= MaxRequestRate) {
+		return fmt.Errorf("request rate must be in (0, %d]", MaxRequestRate)
+	}
+	for _, f := range s.Faults {
+		n, ok := s.Topology.Node(f.Service)
+		if !ok {
+			return fmt.Errorf("fault %s: unknown node %q", f.Kind, f.Service)
+		}
+		if !f.End.After(f.Start) {
+			return fmt.Errorf("fault %s: end must be after start", f.Kind)
+		}
+		wantDB := f.Kind == FaultDBPoolExhaustion || f.Kind == FaultSlowQuery
+		switch {
+		case f.Kind == FaultNone:
+			return errors.New("a fault of kind none")
+		case wantDB && n.Kind != KindDatabase:
+			return fmt.Errorf("fault %s needs a database, %q is a %s", f.Kind, f.Service, n.Kind)
+		case !wantDB && n.Kind != KindService:
+			return fmt.Errorf("fault %s needs a service, %q is a %s", f.Kind, f.Service, n.Kind)
+		case f.Kind == FaultNetworkPartition && !s.hasSyncEdge(f.Peer, f.Service):
+			return fmt.Errorf("fault %s: no call %s -> %s", f.Kind, f.Peer, f.Service)
+		}
+	}
+	return nil
+}
+
+func (s *Scenario) hasSyncEdge(from, to string) bool {
+	for _, e := range s.Topology.Edges {
+		if e.From == from && e.To == to && (e.Protocol == ProtoHTTP || e.Protocol == ProtoRPC) {
+			return true
+		}
+	}
+	return false
+}
+
+// End is the event time at which arrivals stop.
+func (s *Scenario) End() time.Time { return s.Start.Add(s.Duration) }
+
+// Symptomatic returns the services expected to show symptoms of f (logs or error spans), nearest
+// to the root cause first: the failing service and its synchronous callers, transitively.
+// A database has no logs, so for the database faults it starts with the database's callers.
+func (s *Scenario) Symptomatic(f Fault) []string {
+	var first []string
+	switch f.Kind {
+	case FaultDBPoolExhaustion, FaultSlowQuery:
+		first = s.Topology.Callers(f.Service)
+	case FaultNetworkPartition:
+		first = []string{f.Peer}
+	case FaultDependencyTimeout:
+		first = s.Topology.Callers(f.Service)
+		first = append([]string{f.Service}, first...)
+	default:
+		first = []string{f.Service}
+	}
+	out := append([]string(nil), first...)
+	for _, n := range first {
+		for _, u := range s.Topology.Upstream(n) {
+			if !contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// Options describe one scenario for NewScenario.
+type Options struct {
+	Topology      *Topology // nil: DefaultShop
+	Seed          uint64
+	Start         time.Time     // zero: 2026-01-01T00:00:00Z
+	Duration      time.Duration // zero: 10 minutes
+	Rate          float64       // requests/s at the entry; zero: 20
+	Fault         FaultKind     // "" or FaultNone: fault-free
+	FaultAt       time.Duration // offset of the fault start; zero: Duration/3
+	FaultDuration time.Duration // zero: until the end
+	Target        string        // root cause node; empty: chosen from the seed
+	Peer          string        // partition caller; empty: chosen from the seed
+}
+
+// DefaultStart is the event time a scenario starts at when Options.Start is zero.
+var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// NewScenario builds a scenario, choosing the fault target from the seed when it is not given.
+func NewScenario(o Options) (Scenario, error) {
+	if o.Topology == nil {
+		o.Topology = DefaultShop()
+	}
+	if o.Start.IsZero() {
+		o.Start = DefaultStart
+	}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Minute
+	}
+	if o.Rate == 0 {
+		o.Rate = 20
+	}
+	if o.FaultAt == 0 {
+		o.FaultAt = o.Duration / 3
+	}
+	if o.Fault == "" {
+		o.Fault = FaultNone
+	}
+	sc := Scenario{
+		Name: string(o.Fault), Seed: o.Seed, Topology: o.Topology, Start: o.Start,
+		Duration: o.Duration, RequestRate: o.Rate,
+	}
+	if err := o.Topology.Validate(); err != nil {
+		return sc, err
+	}
+	if o.Fault != FaultNone {
+		if o.FaultAt < 0 || o.FaultAt >= o.Duration {
+			return sc, errors.New("fault start must be within the duration")
+		}
+		end := o.Start.Add(o.Duration)
+		if o.FaultDuration > 0 && o.FaultAt+o.FaultDuration < o.Duration {
+			end = o.Start.Add(o.FaultAt + o.FaultDuration)
+		}
+		f := Fault{Kind: o.Fault, Service: o.Target, Peer: o.Peer, Start: o.Start.Add(o.FaultAt), End: end}
+		if f.Service == "" || (f.Kind == FaultNetworkPartition && f.Peer == "") {
+			if err := pickTarget(&f, o.Topology, rand.New(rand.NewPCG(o.Seed, 0xfa17))); err != nil { //nolint:gosec // G404: seeded, reproducible simulation
+				return sc, err
+			}
+		}
+		sc.Faults = []Fault{f}
+		sc.Name = fmt.Sprintf("%s@%s", o.Fault, f.Service)
+	}
+	return sc, sc.Validate()
+}
+
+// minVisits is the least expected traffic share (calls per user request) of a fault target,
+// so that its symptoms are visible.
+const minVisits = 0.3
+
+// pickTarget chooses the root cause (and the partition's caller) for f among nodes with traffic.
+func pickTarget(f *Fault, t *Topology, rng *rand.Rand) error {
+	visits := t.Visits()
+	var cands []string
+	var peers []string
+	for _, n := range t.Nodes {
+		if visits[n.Name] < minVisits {
+			continue
+		}
+		switch f.Kind {
+		case FaultDBPoolExhaustion, FaultSlowQuery:
+			if n.Kind == KindDatabase {
+				cands = append(cands, n.Name)
+			}
+		case FaultDependencyTimeout:
+			if n.Kind == KindService && n.Name != t.Entry && hasSyncCaller(t, n.Name) {
+				cands = append(cands, n.Name)
+			}
+		case FaultNetworkPartition:
+			for _, e := range t.Edges {
+				if e.To == n.Name && (e.Protocol == ProtoHTTP || e.Protocol == ProtoRPC) && visits[e.From]*e.Probability >= minVisits {
+					cands = append(cands, n.Name)
+					peers = append(peers, e.From)
+				}
+			}
+		default:
+			if n.Kind == KindService {
+				cands = append(cands, n.Name)
+			}
+		}
+	}
+	if f.Service != "" { // partition with a given callee: keep its callers only
+		var c2, p2 []string
+		for i, c := range cands {
+			if c == f.Service {
+				c2, p2 = append(c2, c), append(p2, peers[min(i, len(peers)-1)])
+			}
+		}
+		cands, peers = c2, p2
+	}
+	if len(cands) == 0 {
+		return fmt.Errorf("no node of the topology can host fault %s", f.Kind)
+	}
+	i := rng.IntN(len(cands))
+	f.Service = cands[i]
+	if f.Kind == FaultNetworkPartition && f.Peer == "" {
+		f.Peer = peers[i]
+	}
+	return nil
+}
+
+func hasSyncCaller(t *Topology, name string) bool {
+	for _, e := range t.Edges {
+		if e.To == name && (e.Protocol == ProtoHTTP || e.Protocol == ProtoRPC) {
+			return true
+		}
+	}
+	return false
+}
+
+// EvalOptions describe a set of evaluation scenarios for GenerateScenarios.
+type EvalOptions struct {
+	Count       int           // number of scenarios (at most 10000)
+	Seed        uint64        // seed of the whole set
+	MinServices int           // random topology size range; zero: 6..14
+	MaxServices int           //
+	Duration    time.Duration // zero: 5 minutes
+	Rate        float64       // zero: 20 requests/s
+	// FaultFreeEvery makes every n-th scenario fault-free (0: 6, negative: none).
+	FaultFreeEvery int
+	// DefaultShopEvery uses the default shop for every n-th scenario (0: 5, negative: never).
+	DefaultShopEvery int
+}
+
+// GenerateScenarios returns a deterministic set of evaluation scenarios: random topologies and
+// fault kinds (in rotation) and placements, the default shop among them, and fault-free runs.
+func GenerateScenarios(o EvalOptions) ([]Scenario, error) {
+	if o.Count <= 0 || o.Count > 10000 {
+		return nil, errors.New("count must be in 1..10000")
+	}
+	if o.MinServices == 0 && o.MaxServices == 0 {
+		o.MinServices, o.MaxServices = 6, 14
+	}
+	if o.MinServices < 2 || o.MaxServices < o.MinServices {
+		return nil, errors.New("need 2 <= min services <= max services")
+	}
+	if o.Duration == 0 {
+		o.Duration = 5 * time.Minute
+	}
+	if o.FaultFreeEvery == 0 {
+		o.FaultFreeEvery = 6
+	}
+	if o.DefaultShopEvery == 0 {
+		o.DefaultShopEvery = 5
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0xe7a1)) //nolint:gosec // G404: seeded, reproducible simulation
+	kinds := FaultKinds()
+	out := make([]Scenario, 0, o.Count)
+	k := 0
+	for i := 0; len(out) < o.Count; i++ {
+		if i > 20*o.Count {
+			return nil, errors.New("could not place the faults")
+		}
+		seed := rng.Uint64()
+		topo := RandomTopology(seed, o.MinServices+rng.IntN(o.MaxServices-o.MinServices+1))
+		if o.DefaultShopEvery > 0 && i%o.DefaultShopEvery == 0 {
+			topo = DefaultShop()
+		}
+		kind := kinds[k%len(kinds)]
+		if o.FaultFreeEvery > 0 && len(out)%o.FaultFreeEvery == o.FaultFreeEvery-1 {
+			kind = FaultNone
+		}
+		// fault start between 30 % and 50 % of the run, lasting to the end
+		at := o.Duration*3/10 + time.Duration(rng.Int64N(int64(o.Duration/5)+1))
+		sc, err := NewScenario(Options{
+			Topology: topo, Seed: seed, Duration: o.Duration, Rate: o.Rate, Fault: kind, FaultAt: at,
+		})
+		if err != nil {
+			continue // this topology cannot host this fault kind (no database ...): next one
+		}
+		sc.Name = fmt.Sprintf("eval-%03d-%s", len(out), sc.Name)
+		if kind != FaultNone {
+			k++
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
