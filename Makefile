@@ -83,10 +83,12 @@ bench-collector: build
 	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
 	COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
 
-## eval: parsing accuracy (Loghub-2k) and anomaly detection accuracy (BGL, HDFS)
+## eval: parsing accuracy (Loghub-2k), anomaly detection accuracy (BGL, HDFS) and root-cause
+## accuracy over simulated fault-injection scenarios
 eval:
 	$(GO) run ./cmd/evalparse -data $(DATA)/loghub2k
 	$(GO) run ./cmd/evalanomaly -data $(DATA)
+	$(GO) run ./cmd/evalrca -n 24
 
 clean:
 	rm -rf build bin

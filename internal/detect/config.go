@@ -73,6 +73,11 @@ type RareTemplateConfig struct {
 	MaxRatio      float64 `mapstructure:"max_ratio"`
 	ErrorMaxRatio float64 `mapstructure:"error_max_ratio"`
 	MaxCount      int64   `mapstructure:"max_count"`
+	// MaxActiveBuckets: a template that has appeared in more than this many distinct
+	// rate.bucket periods is part of the service's rhythm (a periodic health check, a steady
+	// trickle of benign errors) and is never rare, however low its share of the lines. 0
+	// disables the rule.
+	MaxActiveBuckets int `mapstructure:"max_active_buckets"`
 }
 
 // RateConfig configures the per-template rate spike and rate drop
@@ -148,7 +153,7 @@ func DefaultConfig() Config {
 	return Config{
 		Warmup:       WarmupConfig{Lines: 1000, Duration: 15 * time.Minute},
 		NewTemplate:  NewTemplateConfig{Enabled: true},
-		RareTemplate: RareTemplateConfig{Enabled: true, MaxRatio: 0.001, ErrorMaxRatio: 0.01, MaxCount: 100},
+		RareTemplate: RareTemplateConfig{Enabled: true, MaxRatio: 0.001, ErrorMaxRatio: 0.01, MaxCount: 100, MaxActiveBuckets: 10},
 		Rate: RateConfig{
 			SpikeEnabled:     true,
 			DropEnabled:      true,
@@ -196,6 +201,7 @@ func (c Config) Validate() error {
 	add(c.Warmup.Duration < 0, "warmup.duration must not be negative")
 	add(c.RareTemplate.MaxRatio <= 0 || c.RareTemplate.MaxRatio >= 1, "rare_template.max_ratio must be in (0, 1)")
 	add(c.RareTemplate.MaxCount < 1, "rare_template.max_count must be positive")
+	add(c.RareTemplate.MaxActiveBuckets < 0, "rare_template.max_active_buckets must not be negative")
 	add(c.RareTemplate.ErrorMaxRatio < 0 || c.RareTemplate.ErrorMaxRatio >= 1, "rare_template.error_max_ratio must be in [0, 1) (0 disables)")
 	add(c.Rate.Bucket <= 0, "rate.bucket must be positive")
 	add(c.Rate.History < 3 || c.Rate.History > 10000, "rate.history must be between 3 and 10000")

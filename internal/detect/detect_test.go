@@ -823,3 +823,44 @@ func TestReasonOnlyForDetected(t *testing.T) {
 		}
 	}
 }
+
+func TestRegularTemplateIsNotRare(t *testing.T) {
+	cfg := onlyConfig(func(c *Config) {
+		c.RareTemplate.Enabled = true
+		c.RareTemplate.MaxRatio = 0.01
+		c.RareTemplate.MaxActiveBuckets = 5
+		c.Warmup = WarmupConfig{Lines: 100}
+	})
+	f := newFeeder(newDet(t, cfg))
+	ts := t0
+	// 300 lines a minute, and one health check line in each minute: rare by ratio, but it is
+	// the service's rhythm. It may be flagged in its first five minutes, never after.
+	var flaggedMinutes []int
+	for m := 0; m < 15; m++ {
+		for i := 0; i < 300; i++ {
+			ts += 200 * int64(time.Millisecond)
+			f.obs(ts, "common", 9, "")
+		}
+		if f.obs(ts+1, "health", 9, "").Detected {
+			flaggedMinutes = append(flaggedMinutes, m)
+		}
+	}
+	require.NotEmpty(t, flaggedMinutes, "rare at first")
+	for _, m := range flaggedMinutes {
+		assert.Less(t, m, 5, "never flagged once seen in more than max_active_buckets minutes")
+	}
+
+	// With the rule off, the same template stays rare.
+	cfg.RareTemplate.MaxActiveBuckets = 0
+	g := newFeeder(newDet(t, cfg))
+	ts = t0
+	last := false
+	for m := 0; m < 15; m++ {
+		for i := 0; i < 300; i++ {
+			ts += 200 * int64(time.Millisecond)
+			g.obs(ts, "common", 9, "")
+		}
+		last = g.obs(ts+1, "health", 9, "").Detected
+	}
+	assert.True(t, last)
+}

@@ -87,6 +87,10 @@ type tpl struct {
 	// sessions that contained this template
 	sessions uint64
 
+	// regularity: distinct event-time buckets (rate.bucket long) the template appeared in
+	activeBuckets uint32
+	lastActive    int64
+
 	// records of this template since it was first tracked, and the
 	// service line number at that time
 	count     int64
@@ -244,6 +248,14 @@ func (d *Detector) Observe(ev *Event) Verdict {
 		if tp.count < math.MaxInt64 {
 			tp.count++
 		}
+		if d.haveTime && cfg.Rate.Bucket > 0 {
+			if b := floorDiv(t, int64(cfg.Rate.Bucket)); tp.activeBuckets == 0 || b != tp.lastActive {
+				tp.lastActive = b
+				if tp.activeBuckets < math.MaxUint32 {
+					tp.activeBuckets++
+				}
+			}
+		}
 	}
 
 	var c candidate
@@ -258,7 +270,8 @@ func (d *Detector) Observe(ev *Event) Verdict {
 	if cfg.NewTemplate.Enabled && warm && ev.NewTemplate && tp != nil {
 		c.offer(KindNewTemplate, 0.6+boost, float64(d.lines), 0, 0)
 	}
-	if cfg.RareTemplate.Enabled && warm && tp != nil && !ev.NewTemplate && tp.count <= cfg.RareTemplate.MaxCount {
+	regular := tp != nil && cfg.RareTemplate.MaxActiveBuckets > 0 && int(tp.activeBuckets) > cfg.RareTemplate.MaxActiveBuckets
+	if cfg.RareTemplate.Enabled && warm && tp != nil && !ev.NewTemplate && tp.count <= cfg.RareTemplate.MaxCount && !regular {
 		// Rarity is measured over the lines since the template was first
 		// seen (at least 1/max_ratio lines), so a template that appears
 		// with a new workload phase and is frequent from then on is not

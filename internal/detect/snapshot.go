@@ -3,10 +3,11 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // snapshotVersion is the version of the Detector snapshot format.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // Limits applied when decoding, independent of the configuration.
 const (
@@ -58,6 +59,8 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 		e.u64(p.sessions)
 		e.i64(p.count)
 		e.i64(p.firstLine)
+		e.u64(uint64(p.activeBuckets))
+		e.i64(p.lastActive)
 		e.i64(p.first)
 		e.i64(p.head)
 		e.i64(p.spikeAlerted)
@@ -180,6 +183,12 @@ func decodeDetector(cfg Config, b []byte) (*Detector, []byte, error) {
 		p.sessions = dec.u64()
 		p.count = dec.i64()
 		p.firstLine = dec.i64()
+		if ab := dec.u64(); ab <= math.MaxUint32 {
+			p.activeBuckets = uint32(ab)
+		} else {
+			dec.fail()
+		}
+		p.lastActive = dec.i64()
 		p.first = dec.i64()
 		p.head = dec.i64()
 		p.spikeAlerted = dec.i64()

@@ -18,6 +18,9 @@ type Config struct {
 	// OpenThreshold is the summed anomaly score (over OpenWindow, one service) that opens an
 	// incident. Anomalies of severity Low count towards the sum but cannot open an incident alone.
 	OpenThreshold float64
+	// JoinThreshold is the summed anomaly score (over OpenWindow) a connected service outside an
+	// open incident needs before it joins; 0 lets every connected anomaly join at once.
+	JoinThreshold float64
 	// CorrelationWindow: anomalies of services connected to an open incident (within MaxHops)
 	// join it when they are at most this far from its latest evidence. Pending anomalies older
 	// than watermark-CorrelationWindow are forgotten, anomalies older than that are dropped as late.
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 	return Config{
 		OpenWindow:             time.Minute,
 		OpenThreshold:          1.5,
+		JoinThreshold:          1.2,
 		CorrelationWindow:      5 * time.Minute,
 		MaxHops:                2,
 		QuietPeriod:            5 * time.Minute,

@@ -256,9 +256,13 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 // incident when the service's score crosses the threshold.
 func (e *Engine) place(p pendingAnom) {
 	s := p.a.Service
-	if inc := e.findIncident(s, p.a.Time); inc != nil {
-		e.addTo(inc, p)
-		return
+	inc := e.findIncident(s, p.a.Time)
+	if inc != nil {
+		_, member := inc.services[s]
+		if member || p.sig != nil || e.cfg.JoinThreshold <= 0 {
+			e.addTo(inc, p)
+			return
+		}
 	}
 	list, ok := e.pending[s]
 	if !ok && len(e.pending) >= e.cfg.MaxServices {
@@ -278,6 +282,17 @@ func (e *Engine) place(p pendingAnom) {
 	}
 	list = append(list, p)
 	e.pending[s] = list
+	if inc != nil {
+		// A connected service outside the incident: it joins with all its pending evidence once
+		// that evidence reaches join_threshold within open_window; sporadic noise stays out.
+		if e.crossesAt(list, e.cfg.JoinThreshold) {
+			delete(e.pending, s)
+			for _, q := range list {
+				e.addTo(inc, q)
+			}
+		}
+		return
+	}
 	if e.crosses(list) {
 		if len(e.open) >= e.cfg.MaxOpenIncidents {
 			e.stats.DroppedIncidentsFull++
@@ -290,6 +305,11 @@ func (e *Engine) place(p pendingAnom) {
 // crosses reports whether some OpenWindow of the pending anomalies sums to the threshold with
 // at least one anomaly above Low.
 func (e *Engine) crosses(list []pendingAnom) bool {
+	return e.crossesAt(list, e.cfg.OpenThreshold)
+}
+
+// crossesAt is crosses with another threshold.
+func (e *Engine) crossesAt(list []pendingAnom, threshold float64) bool {
 	idx := make([]int, len(list))
 	for i := range idx {
 		idx[i] = i
@@ -311,7 +331,7 @@ func (e *Engine) crosses(list []pendingAnom) bool {
 			}
 			lo++
 		}
-		if sum >= e.cfg.OpenThreshold-1e-12 && strong > 0 {
+		if sum >= threshold-1e-12 && strong > 0 {
 			return true
 		}
 	}
@@ -427,6 +447,10 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 			edges: map[string]*edgeSignal{}}
 		inc.services[a.Service] = sa
 	}
+	// Only sustained evidence (a second anomaly of the service within open_window of its
+	// previous one, or an edge anomaly) keeps the incident alive: sporadic background anomalies
+	// of its services must not hold it open for ever.
+	sustained := p.sig != nil || (sa.count > 0 && a.Time-sa.last <= int64(e.cfg.OpenWindow))
 	sa.onset = min(sa.onset, a.Time)
 	sa.last = max(sa.last, a.Time)
 	sa.count++
@@ -476,7 +500,9 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 		}
 	}
 	inc.start = min(inc.start, a.Time)
-	inc.last = max(inc.last, a.Time)
+	if sustained || inc.last == 0 {
+		inc.last = max(inc.last, a.Time)
+	}
 	inc.dirty = true
 }
 
@@ -580,6 +606,15 @@ func serviceList(inc *openInc) []string {
 	return out
 }
 
+func hasEdgeSignal(list []pendingAnom) bool {
+	for i := range list {
+		if list[i].sig != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // sweep pulls pending anomalies of services that are (now) connected to an open incident.
 func (e *Engine) sweep() {
 	if len(e.pending) == 0 {
@@ -592,6 +627,9 @@ func (e *Engine) sweep() {
 			list, ok := e.pending[v]
 			if !ok {
 				continue
+			}
+			if _, member := inc.services[v]; !member && e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold) {
+				continue // sporadic evidence of a service outside the incident stays out
 			}
 			var keep []pendingAnom
 			for _, p := range list {
