@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run test go-test dist-test generate lint bench bench-collector eval fmt vet tidy clean
+.PHONY: all build run test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
 
 all: build
 
@@ -49,13 +49,20 @@ $(BIN)/demotraces: $(GO_SOURCES)
 
 ## test: every test: vet, unit/component tests with the race detector (fuzz seed corpora included),
 ## then build the distribution and validate the demo configuration with it.
-test: vet go-test dist-test
+test: vet go-test dist-test e2e
 
 go-test:
 	$(GO) test -race -count=1 ./...
 
 dist-test: build
 	$(DIST) validate --config testdata/demo/config.yaml
+
+## e2e: the built collector receives a simulated fault over OTLP and must name its root cause
+e2e: build $(BIN)/aiops-sim
+	bash scripts/e2e.sh
+
+$(BIN)/aiops-sim: $(GO_SOURCES)
+	$(GO) build -o $@ ./cmd/aiops-sim
 
 vet:
 	$(GO) vet ./...
