@@ -27,16 +27,16 @@ type Outcome struct {
 	Name      string
 	FaultKind sim.FaultKind // "" for fault-free runs
 	RootCause string        // ground truth ("" when fault-free)
-	// Incidents is the number of distinct incidents opened after the fault started (or in the
-	// whole run when fault-free).
+	// Incidents is the number of distinct incidents opened at or after the fault start (or in
+	// the whole run when fault-free).
 	Incidents int
 	// FalseAlarms counts incidents opened before the fault started.
 	FalseAlarms int
 	// Ranked is the final candidate list of the incident that matches the fault: the first
-	// incident opened after the fault start.
+	// incident emitted (opened or updated) at or after the fault start.
 	Ranked []string
 	// Detected is true when such an incident exists; DetectDelay is the event time from the
-	// fault start to the watermark at which the incident was first emitted.
+	// fault start to the watermark of that emission.
 	Detected    bool
 	DetectDelay time.Duration
 }
@@ -80,12 +80,16 @@ func Run(sc sim.Scenario) (Outcome, error) {
 		rec      analyzer.Record
 		res      analyzer.Result
 		emitted  = map[string]time.Time{} // incident id -> watermark of its first emission
+		duringAt = map[string]time.Time{} // incident id -> first emission at or after the fault start
 		finalInc = map[string]incident.Incident{}
 	)
 	collect := func(incs []incident.Incident, wm time.Time) {
 		for _, inc := range incs {
 			if _, ok := emitted[inc.ID]; !ok {
 				emitted[inc.ID] = wm
+			}
+			if _, ok := duringAt[inc.ID]; !ok && fault != nil && !wm.Before(fault.Start) {
+				duringAt[inc.ID] = wm
 			}
 			if old, ok := finalInc[inc.ID]; !ok || inc.Version >= old.Version {
 				finalInc[inc.ID] = inc
@@ -137,12 +141,12 @@ func Run(sc sim.Scenario) (Outcome, error) {
 	end := sc.End()
 	collect(engine.Advance(end.UnixNano()), end)
 
-	// The incident of the fault: the first one emitted at or after the fault start.
-	var first *incident.Incident
-	var firstAt time.Time
+	// Incidents opened before the fault are false alarms. The incident of the fault is the
+	// first one emitted (opened, or updated with new evidence) at or after the fault start: an
+	// incident that was already open absorbs the fault's evidence and is re-ranked, which is
+	// what an operator watching it would see. Its final ranking is scored.
 	for id, at := range emitted {
-		inc := finalInc[id]
-		if inc.MergedInto != "" {
+		if finalInc[id].MergedInto != "" {
 			continue
 		}
 		if fault != nil && at.Before(fault.Start) {
@@ -150,6 +154,14 @@ func Run(sc sim.Scenario) (Outcome, error) {
 			continue
 		}
 		out.Incidents++
+	}
+	var first *incident.Incident
+	var firstAt time.Time
+	for id, at := range duringAt {
+		inc := finalInc[id]
+		if inc.MergedInto != "" {
+			continue
+		}
 		if first == nil || at.Before(firstAt) || (at.Equal(firstAt) && id < first.ID) {
 			c := inc
 			first, firstAt = &c, at
