@@ -31,8 +31,8 @@ var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 type edgeRec struct {
 	client, server, serverKind, conn string
-	calls, errors                   int64
-	p95                             float64
+	calls, errors                    int64
+	p95                              float64
 }
 
 // addEdges appends one logs2graph.edge record per edge for the window [start, start+15s).
