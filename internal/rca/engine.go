@@ -285,7 +285,7 @@ func (e *Engine) place(p pendingAnom) {
 	if inc != nil {
 		// A connected service outside the incident: it joins with all its pending evidence once
 		// that evidence reaches join_threshold within open_window; sporadic noise stays out.
-		if e.crossesAt(list, e.cfg.JoinThreshold) {
+		if e.crossesAt(list, e.cfg.JoinThreshold, false) {
 			delete(e.pending, s)
 			for _, q := range list {
 				e.addTo(inc, q)
@@ -305,23 +305,29 @@ func (e *Engine) place(p pendingAnom) {
 // crosses reports whether some OpenWindow of the pending anomalies sums to the threshold with
 // at least one anomaly above Low.
 func (e *Engine) crosses(list []pendingAnom) bool {
-	return e.crossesAt(list, e.cfg.OpenThreshold)
+	return e.crossesAt(list, e.cfg.OpenThreshold, true)
 }
 
 // crossesAt is crosses with another threshold.
-func (e *Engine) crossesAt(list []pendingAnom, threshold float64) bool {
+// When corroborated is set, the window must also hold one anomaly that is not only a rare
+// template (a new template, a burst, a rate change or an edge signal): rarity alone is weak
+// evidence, and background lines that are merely rare must not open incidents.
+func (e *Engine) crossesAt(list []pendingAnom, threshold float64, corroborated bool) bool {
 	idx := make([]int, len(list))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.Slice(idx, func(i, j int) bool { return list[idx[i]].a.Time < list[idx[j]].a.Time })
 	w := int64(e.cfg.OpenWindow)
-	sum, lo, strong := 0.0, 0, 0
+	sum, lo, strong, other := 0.0, 0, 0, 0
 	for _, j := range idx {
 		a := &list[j].a
 		sum += a.Score
 		if sevRank(a.Severity) > 1 {
 			strong++
+		}
+		if list[j].sig != nil || a.Type != rareTemplateType {
+			other++
 		}
 		for list[idx[lo]].a.Time < a.Time-w {
 			b := &list[idx[lo]].a
@@ -329,9 +335,12 @@ func (e *Engine) crossesAt(list []pendingAnom, threshold float64) bool {
 			if sevRank(b.Severity) > 1 {
 				strong--
 			}
+			if list[idx[lo]].sig != nil || b.Type != rareTemplateType {
+				other--
+			}
 			lo++
 		}
-		if sum >= threshold-1e-12 && strong > 0 {
+		if sum >= threshold-1e-12 && strong > 0 && (!corroborated || other > 0) {
 			return true
 		}
 	}
@@ -606,6 +615,9 @@ func serviceList(inc *openInc) []string {
 	return out
 }
 
+// rareTemplateType is the anomaly.type of the processor's rare-template detector.
+const rareTemplateType = "rare_template"
+
 func hasEdgeSignal(list []pendingAnom) bool {
 	for i := range list {
 		if list[i].sig != nil {
@@ -628,7 +640,7 @@ func (e *Engine) sweep() {
 			if !ok {
 				continue
 			}
-			if _, member := inc.services[v]; !member && e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold) {
+			if _, member := inc.services[v]; !member && e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold, false) {
 				continue // sporadic evidence of a service outside the incident stays out
 			}
 			var keep []pendingAnom

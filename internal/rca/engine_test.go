@@ -502,3 +502,19 @@ func TestUpdateWhenServiceJoins(t *testing.T) {
 	assert.GreaterOrEqual(t, s.e.Stats().IncidentsUpdated, uint64(1))
 	assert.Equal(t, 1, s.e.OpenIncidents())
 }
+
+func TestRareTemplatesAloneDoNotOpenAnIncident(t *testing.T) {
+	s := newSim(t, nil)
+	s.warm(shop, t0, t0+60*sec)
+	// Background lines that are merely rare: strong enough in sum, but no corroboration.
+	for i := range 4 {
+		s.anom("payment", t0+61*sec+int64(i)*sec, 0.8, "rare_template", "r", "config reload took <*>")
+	}
+	assert.Empty(t, s.advance(t0+70*sec))
+	assert.Equal(t, 0, s.e.OpenIncidents())
+	// A burst in the same minute corroborates them.
+	s.anom("payment", t0+71*sec, 0.8, "error_burst", "p", "payment failed")
+	got := s.advance(t0 + 75*sec)
+	require.Len(t, got, 1)
+	assert.Equal(t, "payment", got[0].RootCauseService)
+}
