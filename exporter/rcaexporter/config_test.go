@@ -47,11 +47,11 @@ func TestLoadConfig(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
-	assert.ErrorContains(t, cfg.Validate(), "sinks must configure at least one")
+	require.ErrorContains(t, cfg.Validate(), "sinks must configure at least one")
 	cfg = testConfig("https://example.invalid/hook")
 	require.NoError(t, cfg.Validate())
 	cfg.IdleAdvance = -time.Second
-	assert.ErrorContains(t, cfg.Validate(), "idle_advance must not be negative")
+	require.ErrorContains(t, cfg.Validate(), "idle_advance must not be negative")
 	cfg = testConfig("https://example.invalid/hook")
 	cfg.Incidents.MaxHops = -1
 	assert.Error(t, cfg.Validate())

@@ -94,6 +94,7 @@ type webhookServer struct {
 }
 
 func newWebhookServer(t *testing.T) *webhookServer {
+	t.Helper()
 	w := &webhookServer{}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)

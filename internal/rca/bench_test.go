@@ -13,6 +13,7 @@ import (
 // layeredGraph returns a 50-node graph: 5 layers of 10 nodes, each node calling 3 nodes of the
 // next layer (the last layer are databases), fed with 12 normal windows.
 func layeredGraph(tb testing.TB) (*Engine, [][]string) {
+	tb.Helper()
 	cfg := DefaultConfig()
 	cfg.MaxHops = 3
 	e, err := New(cfg)

@@ -399,7 +399,7 @@ func TestPendingBoundAndEdgeTTL(t *testing.T) {
 	assert.Equal(t, uint64(6), s.e.Stats().DroppedPendingFull)
 	s.window(shop, t0, nil)
 	s.advance(t0 + 10*sec)
-	assert.Equal(t, 7, len(s.e.g.nodes))
+	assert.Len(t, s.e.g.nodes, 7)
 	s.advance(t0 + 10*sec + int64(time.Minute) + 1)
 	assert.Equal(t, uint64(6), s.e.Stats().EdgesExpired)
 	assert.Empty(t, s.e.g.nodes)

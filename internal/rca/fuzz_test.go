@@ -68,7 +68,7 @@ func TestRandomStreamInvariants(t *testing.T) {
 				Errors: int64(s.jitter() * float64(calls+1)), P95: s.jitter() * 3000, WindowStart: now - 10*sec, WindowEnd: now})
 		default:
 			if s.jitter() < 0.05 {
-				now += int64(20 * 60 * sec)
+				now += 20 * 60 * sec
 			}
 			for _, in := range s.advance(now) {
 				assert.Greater(t, in.Version, versions[in.ID], "versions increase")

@@ -47,15 +47,15 @@ type sim struct {
 	rand uint64
 }
 
-func newSim(t testing.TB, mut func(*Config)) *sim {
-	t.Helper()
+func newSim(tb testing.TB, mut func(*Config)) *sim {
+	tb.Helper()
 	cfg := DefaultConfig()
 	if mut != nil {
 		mut(&cfg)
 	}
 	e, err := New(cfg)
-	require.NoError(t, err)
-	return &sim{t: t, e: e, win: 10 * sec, rand: 1}
+	require.NoError(tb, err)
+	return &sim{t: tb, e: e, win: 10 * sec, rand: 1}
 }
 
 // jitter is a tiny deterministic PRNG in [0,1).
