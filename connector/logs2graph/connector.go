@@ -5,7 +5,6 @@ package logs2graph // import "github.com/otelcol-aiops/otelcol-aiops/connector/l
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
 )
 
 type clock = clockwork.Clock
@@ -38,11 +38,6 @@ const maxTick = time.Second
 
 // maxPooledBuffer is the largest conversion buffer (in items) kept for reuse.
 const maxPooledBuffer = 1 << 16
-
-var (
-	errStorageNotFound = errors.New("storage extension not found")
-	errNotStorage      = errors.New("component is not a storage extension")
-)
 
 // graphConnector owns one graph store shared by every pipeline that uses its connector ID.
 type graphConnector struct {
@@ -141,7 +136,7 @@ func (c *graphConnector) edgeOutput() consumer.Logs {
 // Start loads the graph from storage (when configured) and starts the flush loop.
 func (c *graphConnector) Start(ctx context.Context, host component.Host) error {
 	if c.cfg.Storage != nil {
-		client, err := storageClient(ctx, host, *c.cfg.Storage, c.id)
+		client, err := storageutil.Client(ctx, host, *c.cfg.Storage, component.KindConnector, c.id, snapshotKey)
 		if err != nil {
 			return err
 		}
@@ -404,18 +399,6 @@ func (c *graphConnector) recordStats(ctx context.Context) {
 
 func reasonAttr(reason string) metric.AddOption {
 	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason)))
-}
-
-func storageClient(ctx context.Context, host component.Host, storageID, ownerID component.ID) (storage.Client, error) {
-	ext, found := host.GetExtensions()[storageID]
-	if !found {
-		return nil, errStorageNotFound
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, errNotStorage
-	}
-	return se.GetClient(ctx, component.KindConnector, ownerID, snapshotKey)
 }
 
 // load restores the graph from storage. A missing snapshot is normal; an unreadable or corrupt

@@ -28,6 +28,8 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadatatest"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil/storagetest"
 )
 
 // checkoutCall is frontend -> checkout (HTTP) -> payment (gRPC, optionally failing) of trace tr.
@@ -280,8 +282,8 @@ func TestSnapshotRecords(t *testing.T) {
 
 func TestPersistenceRoundTrip(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
-	store := &memStorage{data: map[string][]byte{}}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	store := storagetest.NewMemStorage()
+	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 
@@ -289,7 +291,7 @@ func TestPersistenceRoundTrip(t *testing.T) {
 	p1.start(t, host)
 	require.NoError(t, p1.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, true)...)))
 	p1.shutdown(t)
-	require.NotEmpty(t, store.data[snapshotKey], "shutdown saves the graph")
+	require.NotEmpty(t, store.Value(snapshotKey), "shutdown saves the graph")
 
 	// A new instance restores the edges: its metrics are cumulative across the restart.
 	p2 := newPipelines(t, cfg, nil, true)
@@ -309,8 +311,8 @@ func TestCorruptSnapshotStartsFresh(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	store := &memStorage{data: map[string][]byte{snapshotKey: []byte("definitely not a graph")}}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	store := storagetest.NewStorageWith(snapshotKey, "definitely not a graph")
+	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	p := newPipelines(t, cfg, tel, false)
@@ -323,7 +325,7 @@ func TestCorruptSnapshotStartsFresh(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 	st, err := graph.New(cfg.graphConfig())
 	require.NoError(t, err)
-	require.NoError(t, st.UnmarshalBinary(store.data[snapshotKey]), "a good snapshot replaces the corrupt one")
+	require.NoError(t, st.UnmarshalBinary(store.Value(snapshotKey)), "a good snapshot replaces the corrupt one")
 }
 
 func TestStorageErrors(t *testing.T) {
@@ -331,14 +333,14 @@ func TestStorageErrors(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 
-	failing := &memStorage{data: map[string][]byte{}, failGet: true}
+	failing := storagetest.NewFailingStorage()
 	p := newPipelines(t, cfg, nil, false)
-	p.start(t, hostWithExtensions{ext: map[component.ID]component.Component{storageID: failing}})
+	p.start(t, storagetest.Host(map[component.ID]component.Component{storageID: failing}))
 	p.shutdown(t)
 
 	c, err := newFactoryWith(nil).CreateTracesToLogs(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	require.ErrorIs(t, c.Start(context.Background(), componenttest.NewNopHost()), errStorageNotFound)
+	require.ErrorIs(t, c.Start(context.Background(), componenttest.NewNopHost()), storageutil.ErrNotFound)
 	require.NoError(t, c.Shutdown(context.Background()))
 
 	notStorage := struct {
@@ -347,7 +349,7 @@ func TestStorageErrors(t *testing.T) {
 	}{}
 	c2, err := newFactoryWith(nil).CreateTracesToLogs(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	require.ErrorIs(t, c2.Start(context.Background(), hostWithExtensions{ext: map[component.ID]component.Component{storageID: notStorage}}), errNotStorage)
+	require.ErrorIs(t, c2.Start(context.Background(), storagetest.Host(map[component.ID]component.Component{storageID: notStorage})), storageutil.ErrNotStorage)
 	require.NoError(t, c2.Shutdown(context.Background()))
 }
 

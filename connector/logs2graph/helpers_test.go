@@ -5,8 +5,6 @@ package logs2graph
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/connector/connectortest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -214,67 +211,3 @@ func makeTraces(spans ...span) ptrace.Traces {
 	}
 	return td
 }
-
-// memStorage is an in-memory storage extension.
-type memStorage struct {
-	component.StartFunc
-	component.ShutdownFunc
-	mu      sync.Mutex
-	data    map[string][]byte
-	failGet bool
-}
-
-func (s *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
-	return &memClient{s: s}, nil
-}
-
-type memClient struct{ s *memStorage }
-
-func (c *memClient) Get(_ context.Context, key string) ([]byte, error) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	if c.s.failGet {
-		return nil, errors.New("disk on fire")
-	}
-	return c.s.data[key], nil
-}
-
-func (c *memClient) Set(_ context.Context, key string, value []byte) error {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	c.s.data[key] = append([]byte(nil), value...)
-	return nil
-}
-
-func (c *memClient) Delete(_ context.Context, key string) error {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	delete(c.s.data, key)
-	return nil
-}
-
-func (c *memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
-	for _, op := range ops {
-		var err error
-		switch op.Type {
-		case storage.Get:
-			op.Value, err = c.Get(ctx, op.Key)
-		case storage.Set:
-			err = c.Set(ctx, op.Key, op.Value)
-		case storage.Delete:
-			err = c.Delete(ctx, op.Key)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (*memClient) Close(context.Context) error { return nil }
-
-type hostWithExtensions struct {
-	ext map[component.ID]component.Component
-}
-
-func (h hostWithExtensions) GetExtensions() map[component.ID]component.Component { return h.ext }

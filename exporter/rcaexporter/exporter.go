@@ -27,15 +27,12 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
 )
 
 // kbKey is the storage key of the incident knowledge base (the payload carries its version).
 const kbKey = "knowledge_base"
 
-var (
-	errStorageNotFound = errors.New("storage extension not found")
-	errNotStorage      = errors.New("component is not a storage extension")
-)
 
 // rcaExporter has two stages. ConsumeLogs feeds anomalies and edges to the incident engine,
 // which never fails, so upstream retries can never count evidence twice. The incidents that
@@ -112,7 +109,7 @@ func (e *rcaExporter) Start(ctx context.Context, host component.Host) error {
 
 func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 	if e.cfg.Storage != nil {
-		client, err := storageClient(ctx, host, *e.cfg.Storage, e.id)
+		client, err := storageutil.Client(ctx, host, *e.cfg.Storage, component.KindExporter, e.id, "incidents")
 		if err != nil {
 			return err
 		}
@@ -313,18 +310,6 @@ func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
 		}
 	}
 	e.open.Store(int64(e.engine.OpenIncidents()))
-}
-
-func storageClient(ctx context.Context, host component.Host, storageID, ownerID component.ID) (storage.Client, error) {
-	ext, found := host.GetExtensions()[storageID]
-	if !found {
-		return nil, errStorageNotFound
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, errNotStorage
-	}
-	return se.GetClient(ctx, component.KindExporter, ownerID, "incidents")
 }
 
 func (e *rcaExporter) loadKB(ctx context.Context) {

@@ -5,7 +5,6 @@ package llmanomalyprocessor // import "github.com/otelcol-aiops/otelcol-aiops/pr
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 )
 
@@ -36,11 +36,6 @@ const (
 // snapshotKey is the storage key of the analyzer snapshot. The payload carries its own format
 // version, so the key stays the same across versions.
 const snapshotKey = "analyzer"
-
-var (
-	errStorageNotFound = errors.New("storage extension not found")
-	errNotStorage      = errors.New("component is not a storage extension")
-)
 
 // logsProcessor holds records per resource, analyses each batch when it is full or old enough,
 // annotates the records and forwards them in arrival order.
@@ -128,7 +123,7 @@ func (p *logsProcessor) Capabilities() consumer.Capabilities {
 // Start loads the template snapshot (when storage is configured) and starts the flush loop.
 func (p *logsProcessor) Start(ctx context.Context, host component.Host) error {
 	if p.cfg.Storage != nil {
-		client, err := storageClient(ctx, host, *p.cfg.Storage, p.id)
+		client, err := storageutil.Client(ctx, host, *p.cfg.Storage, component.KindProcessor, p.id, "templates")
 		if err != nil {
 			return err
 		}
@@ -359,18 +354,6 @@ func countRecords(rl plog.ResourceLogs) int {
 		n += sls.At(i).LogRecords().Len()
 	}
 	return n
-}
-
-func storageClient(ctx context.Context, host component.Host, storageID, ownerID component.ID) (storage.Client, error) {
-	ext, found := host.GetExtensions()[storageID]
-	if !found {
-		return nil, errStorageNotFound
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, errNotStorage
-	}
-	return se.GetClient(ctx, component.KindProcessor, ownerID, "templates")
 }
 
 // load restores the analyzer from the storage snapshot. A missing snapshot is normal; an

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -25,6 +23,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil/storagetest"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadatatest"
 )
@@ -357,70 +357,6 @@ func TestConsumeAfterShutdownForwardsImmediately(t *testing.T) {
 	assert.Equal(t, 1, sink.LogRecordCount())
 }
 
-// memStorage is an in-memory storage extension for persistence tests.
-type memStorage struct {
-	component.StartFunc
-	component.ShutdownFunc
-	mu      sync.Mutex
-	data    map[string][]byte
-	failGet bool
-}
-
-func (m *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
-	return &memClient{s: m}, nil
-}
-
-type memClient struct{ s *memStorage }
-
-func (c *memClient) Get(_ context.Context, key string) ([]byte, error) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	if c.s.failGet {
-		return nil, errors.New("disk on fire")
-	}
-	return c.s.data[key], nil
-}
-
-func (c *memClient) Set(_ context.Context, key string, value []byte) error {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	c.s.data[key] = append([]byte(nil), value...)
-	return nil
-}
-
-func (c *memClient) Delete(_ context.Context, key string) error {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	delete(c.s.data, key)
-	return nil
-}
-
-func (c *memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
-	for _, op := range ops {
-		var err error
-		switch op.Type {
-		case storage.Get:
-			op.Value, err = c.Get(ctx, op.Key)
-		case storage.Set:
-			err = c.Set(ctx, op.Key, op.Value)
-		case storage.Delete:
-			err = c.Delete(ctx, op.Key)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (*memClient) Close(context.Context) error { return nil }
-
-type hostWithExtensions struct {
-	ext map[component.ID]component.Component
-}
-
-func (h hostWithExtensions) GetExtensions() map[component.ID]component.Component { return h.ext }
-
 func templateIDs(sink *consumertest.LogsSink) map[string]string {
 	out := map[string]string{}
 	for _, lr := range allRecords(sink) {
@@ -432,8 +368,8 @@ func templateIDs(sink *consumertest.LogsSink) map[string]string {
 
 func TestTemplatesSurviveRestart(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
-	store := &memStorage{data: map[string][]byte{}}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	store := storagetest.NewMemStorage()
+	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 
@@ -448,7 +384,7 @@ func TestTemplatesSurviveRestart(t *testing.T) {
 	require.NoError(t, p1.Start(context.Background(), host))
 	require.NoError(t, p1.ConsumeLogs(context.Background(), makeLogs(lines...)))
 	require.NoError(t, p1.Shutdown(context.Background()))
-	require.NotEmpty(t, store.data[snapshotKey], "shutdown saves the snapshot")
+	require.NotEmpty(t, store.Value(snapshotKey), "shutdown saves the snapshot")
 
 	// A new processor restores the templates: lines seen before keep their ids and are not new.
 	later := []logLine{
@@ -470,8 +406,8 @@ func TestCorruptSnapshotStartsFresh(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	store := &memStorage{data: map[string][]byte{snapshotKey: []byte("definitely not a snapshot")}}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	store := storagetest.NewStorageWith(snapshotKey, "definitely not a snapshot")
+	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	sink := new(consumertest.LogsSink)
@@ -483,13 +419,13 @@ func TestCorruptSnapshotStartsFresh(t *testing.T) {
 	metadatatest.AssertEqualProcessorLlmAnomalyStorageErrors(t, tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("operation", "load"))},
 	}, metricdatatest.IgnoreTimestamp())
-	assert.NotEqual(t, "definitely not a snapshot", string(store.data[snapshotKey]), "a good snapshot replaces the corrupt one")
+	assert.NotEqual(t, "definitely not a snapshot", string(store.Value(snapshotKey)), "a good snapshot replaces the corrupt one")
 }
 
 func TestStorageReadErrorStartsFresh(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
-	store := &memStorage{data: map[string][]byte{}, failGet: true}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	store := storagetest.NewFailingStorage()
+	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClock(), nil)
@@ -502,23 +438,23 @@ func TestMissingStorageExtensionFailsStart(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClock(), nil)
-	require.ErrorIs(t, p.Start(context.Background(), componenttest.NewNopHost()), errStorageNotFound)
+	require.ErrorIs(t, p.Start(context.Background(), componenttest.NewNopHost()), storageutil.ErrNotFound)
 	require.NoError(t, p.Shutdown(context.Background()))
 
 	notStorage := struct {
 		component.StartFunc
 		component.ShutdownFunc
 	}{}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: notStorage}}
+	host := storagetest.Host(map[component.ID]component.Component{storageID: notStorage})
 	p2 := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClock(), nil)
-	require.ErrorIs(t, p2.Start(context.Background(), host), errNotStorage)
+	require.ErrorIs(t, p2.Start(context.Background(), host), storageutil.ErrNotStorage)
 	require.NoError(t, p2.Shutdown(context.Background()))
 }
 
 func TestPeriodicSnapshot(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
-	store := &memStorage{data: map[string][]byte{}}
-	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	store := storagetest.NewMemStorage()
+	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	cfg.SnapshotInterval = time.Minute
@@ -530,8 +466,6 @@ func TestPeriodicSnapshot(t *testing.T) {
 	require.NoError(t, clock.BlockUntilContext(context.Background(), 2))
 	clock.Advance(time.Minute)
 	require.Eventually(t, func() bool {
-		store.mu.Lock()
-		defer store.mu.Unlock()
-		return len(store.data[snapshotKey]) > 0
+		return len(store.Value(snapshotKey)) > 0
 	}, 5*time.Second, 5*time.Millisecond)
 }
