@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,9 +20,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -34,6 +31,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/sim"
 )
 
@@ -92,10 +90,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	base, err := baseURL(f.endpoint)
+	baseURL, err := otlppost.BaseURL(f.endpoint)
 	if err != nil {
 		return err
 	}
+	base := baseURL.String()
 	sendLogs, sendTraces := strings.Contains(f.signals, "logs"), strings.Contains(f.signals, "traces")
 	if !sendLogs && !sendTraces {
 		return errors.New("-signals must name logs, traces or both")
@@ -253,23 +252,6 @@ func printTruth(w io.Writer, sc sim.Scenario) error {
 	return err
 }
 
-// baseURL validates a loopback http(s) endpoint and returns it without a trailing slash.
-func baseURL(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("invalid endpoint %q: %w", endpoint, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("endpoint %q: scheme must be http or https", endpoint)
-	}
-	host := u.Hostname()
-	ip := net.ParseIP(host)
-	if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
-		return "", fmt.Errorf("endpoint %q: host %q is not a loopback address", endpoint, host)
-	}
-	return strings.TrimSuffix(u.String(), "/"), nil
-}
-
 func sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
@@ -289,7 +271,7 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 func postRetry(ctx context.Context, client *http.Client, target string, body []byte, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
-		err := post(ctx, client, target, body)
+		_, _, err := otlppost.Post(ctx, client, target, body)
 		if err == nil || ctx.Err() != nil || !time.Now().Before(deadline) {
 			return err
 		}
@@ -297,31 +279,4 @@ func postRetry(ctx context.Context, client *http.Client, target string, body []b
 			return err
 		}
 	}
-}
-
-const maxResponse = 1 << 20
-
-func post(ctx context.Context, client *http.Client, target string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("%s: reading response: %w", target, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		msg := strings.TrimSpace(string(data))
-		if len(msg) > 200 {
-			msg = msg[:200] + "..."
-		}
-		return fmt.Errorf("%s: HTTP %s: %s", target, resp.Status, msg)
-	}
-	return nil
 }

@@ -13,19 +13,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
 func main() {
@@ -46,7 +45,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	target, err := tracesURL(*endpoint)
+	target, err := otlppost.SignalURL(*endpoint, "/v1/traces")
 	if err != nil {
 		return err
 	}
@@ -77,7 +76,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		for {
-			err = post(ctx, client, target, body)
+			_, _, err = otlppost.Post(ctx, client, target, body)
 			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 				break
 			}
@@ -97,38 +96,4 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, err = fmt.Fprintf(out, "demotraces: sent %d spans in %d requests to %s\n", spans, requests, target)
 	return err
-}
-
-// tracesURL adds /v1/traces to a loopback base URL.
-func tracesURL(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", err
-	}
-	ip := net.ParseIP(u.Hostname())
-	if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", errors.New("endpoint must be a loopback address")
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/v1/traces"
-	}
-	return u.String(), nil
-}
-
-func post(ctx context.Context, client *http.Client, target string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }() // drained below; nothing to report on close
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %s", target, resp.Status)
-	}
-	return nil
 }

@@ -4,20 +4,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
 // config is what one load run does.
@@ -40,33 +38,6 @@ type result struct {
 	Bytes    int64
 	Elapsed  time.Duration
 	TimedOut bool // stopped by MaxDuration or by the caller's context before all records were sent
-}
-
-// logsURL validates the endpoint: http(s), loopback host only, and returns the URL to POST to.
-func logsURL(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("invalid endpoint %q: %w", endpoint, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("endpoint %q: scheme must be http or https", endpoint)
-	}
-	host := u.Hostname()
-	if !isLoopback(host) {
-		return "", fmt.Errorf("endpoint %q: host %q is not a loopback address; otlpload only sends to this machine", endpoint, host)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/v1/logs"
-	}
-	return u.String(), nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (c *config) validate() error {
@@ -96,7 +67,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if err := cfg.validate(); err != nil {
 		return result{}, err
 	}
-	target, err := logsURL(cfg.Endpoint)
+	target, err := otlppost.SignalURL(cfg.Endpoint, "/v1/logs")
 	if err != nil {
 		return result{}, err
 	}
@@ -178,34 +149,14 @@ func run(ctx context.Context, cfg config) (result, error) {
 	return res, nil
 }
 
-// maxResponse bounds how much of a response is read.
-const maxResponse = 1 << 20
-
 // post sends one export request and checks the response: 2xx, and no rejected records in a
 // protobuf partial-success answer.
 func post(ctx context.Context, client *http.Client, target string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	data, contentType, err := otlppost.Post(ctx, client, target, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }() // read below; nothing to report on close
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("reading response: %w", err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		msg := strings.TrimSpace(string(data))
-		if len(msg) > 200 {
-			msg = msg[:200] + "..."
-		}
-		return fmt.Errorf("HTTP %s: %s", resp.Status, msg)
-	}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-protobuf") && len(data) > 0 {
+	if strings.HasPrefix(contentType, "application/x-protobuf") && len(data) > 0 {
 		er := plogotlp.NewExportResponse()
 		if err := er.UnmarshalProto(data); err != nil {
 			return fmt.Errorf("decoding response: %w", err)

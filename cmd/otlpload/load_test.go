@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
 var testStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -246,7 +248,7 @@ func TestRejectsBadConfig(t *testing.T) {
 		"http://example.com:4318", "http://10.0.0.1:4318", "http://[2001:db8::1]:4318",
 		"ftp://127.0.0.1:4318", "127.0.0.1:4318", "http://0.0.0.0:4318",
 	} {
-		_, err := logsURL(ep)
+		_, err := otlppost.SignalURL(ep, "/v1/logs")
 		require.Error(t, err, ep)
 	}
 	for ep, want := range map[string]string{
@@ -255,7 +257,7 @@ func TestRejectsBadConfig(t *testing.T) {
 		"http://[::1]:4318":              "http://[::1]:4318/v1/logs",
 		"http://127.0.0.2:9/custom/logs": "http://127.0.0.2:9/custom/logs",
 	} {
-		got, err := logsURL(ep)
+		got, err := otlppost.SignalURL(ep, "/v1/logs")
 		require.NoError(t, err, ep)
 		assert.Equal(t, want, got)
 	}
