@@ -114,13 +114,17 @@ func TestSeverityBands(t *testing.T) {
 	assert.Equal(t, "unknown", Kind(200).String())
 }
 
-func TestPoissonTail(t *testing.T) {
-	// P(X>=1 | 1) = 1 - e^-1
-	assert.InDelta(t, 1-math.Exp(-1), poissonTail(1, 1), 1e-9)
-	// P(X>=3 | 0.5) = 1 - e^-0.5 (1 + 0.5 + 0.125)
-	assert.InDelta(t, 1-math.Exp(-0.5)*1.625, poissonTail(3, 0.5), 1e-9)
-	assert.InDelta(t, 1.0, poissonTail(0, 3), 0) // exactly 1 for k = 0
-	assert.Less(t, poissonTail(100, 1), 1e-100)
+func TestBurstPValue(t *testing.T) {
+	// no errors before: P = q^k with q = w/(w+covered)
+	assert.InDelta(t, 0.125, burstPValue(3, 0, 10, 10), 1e-12)
+	assert.InDelta(t, math.Pow(10.0/1450, 3), burstPValue(3, 0, 10, 1440), 1e-15)
+	// Binomial(20, 1/2): P(X >= 15) = sum_{i=15..20} C(20,i) / 2^20 = 21700 / 1048576
+	assert.InDelta(t, 21700.0/1048576, burstPValue(15, 5, 10, 10), 1e-12)
+	assert.InDelta(t, 1.0, burstPValue(0, 5, 10, 10), 0)
+	// a long baseline: close to the Poisson tail with lambda = 1 (P(X >= 5) = 0.00366)
+	assert.InDelta(t, 0.00366, burstPValue(5, 1000, 10, 10000), 2e-4)
+	// the same excess is less significant when the baseline is short
+	assert.Greater(t, burstPValue(15, 5, 10, 10), burstPValue(15, 500, 10, 1000))
 }
 
 func TestNewTemplateAfterWarmup(t *testing.T) {

@@ -3,6 +3,8 @@ package detect
 import (
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/mathext"
 )
 
 // advanceRing moves a bucket ring whose newest bucket is *head forward to
@@ -226,7 +228,7 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 		if float64(k) <= lambda {
 			return
 		}
-		pv := poissonTail(k, lambda)
+		pv := burstPValue(k, base, w, covered)
 		if pv > cfg.MaxPValue {
 			return
 		}
@@ -261,31 +263,17 @@ func (d *Detector) ebBaseline(end int64) (uint64, int64) {
 	return s, covered
 }
 
-// poissonTail returns P(X >= k) for X ~ Poisson(lambda), for k > lambda.
-func poissonTail(k uint64, lambda float64) float64 {
+// burstPValue is the p-value of k errors in a window of w sub-buckets after base errors in the
+// covered sub-buckets before it, under the hypothesis that the error rate did not change. The
+// baseline rate is itself an estimate, so this is the conditional test for two Poisson counts:
+// given k+base errors in all, the window's share is Binomial(k+base, w/(w+covered)), and the
+// p-value is its upper tail P(X >= k) = I_q(k, base+1) (regularised incomplete beta). With a
+// short history (just after warm-up) a handful of errors is not significant; with a long one the
+// test approaches a Poisson test against the baseline rate.
+func burstPValue(k, base uint64, w, covered int64) float64 {
 	if k == 0 {
 		return 1
 	}
-	if lambda <= 0 {
-		return 0
-	}
-	kf := float64(k)
-	lg, _ := math.Lgamma(kf + 1)
-	logTerm := -lambda + kf*math.Log(lambda) - lg
-	term := math.Exp(logTerm)
-	if term == 0 {
-		return 0
-	}
-	sum := term
-	for i := kf + 1; i < kf+10000; i++ {
-		term *= lambda / i
-		sum += term
-		if term < sum*1e-12 {
-			break
-		}
-	}
-	if sum > 1 {
-		sum = 1
-	}
-	return sum
+	q := float64(w) / float64(w+covered)
+	return mathext.RegIncBeta(float64(k), float64(base)+1, q)
 }
