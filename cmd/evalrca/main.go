@@ -7,11 +7,17 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"runtime"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -24,30 +30,80 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the scenario set")
 	dur := flag.Duration("duration", time.Hour, "event time of each scenario (faults start at 30-50% of it)")
 	verbose := flag.Bool("v", false, "print every scenario")
+	only := flag.String("run", "", "only the scenarios whose name matches this regular expression")
+	explain := flag.Bool("explain", false, "print every incident of each scenario with its candidates (implies -v)")
+	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "scenarios run in parallel")
 	flag.Parse()
-	if err := run(os.Stdout, *count, *seed, *dur, *verbose); err != nil {
+	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "evalrca: -run:", err)
+			os.Exit(2)
+		}
+		o.only = re
+	}
+	if err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "evalrca:", err)
 		os.Exit(1)
 	}
 }
 
-func run(w io.Writer, count int, seed uint64, dur time.Duration, verbose bool) error {
+type opts struct {
+	count   int
+	seed    uint64
+	dur     time.Duration
+	verbose bool
+	explain bool
+	workers int
+	only    *regexp.Regexp
+}
+
+// runAll plays the scenarios on a few workers; the outcomes keep the scenarios' order.
+func runAll(scs []sim.Scenario, workers int) ([]rcaeval.Outcome, error) {
+	outs := make([]rcaeval.Outcome, len(scs))
+	errs := make([]error, len(scs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				outs[i], errs[i] = rcaeval.Run(scs[i])
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("%s: %w", scs[i].Name, errs[i])
+				}
+			}
+		}()
+	}
+	for i := range scs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return outs, errors.Join(errs...)
+}
+
+func run(w io.Writer, o opts) error {
+	count, seed, dur, verbose := o.count, o.seed, o.dur, o.verbose
 	scs, err := sim.GenerateScenarios(sim.EvalOptions{Count: count, Seed: seed, Duration: dur})
 	if err != nil {
 		return err
 	}
+	if o.only != nil {
+		scs = slices.DeleteFunc(scs, func(sc sim.Scenario) bool { return !o.only.MatchString(sc.Name) })
+	}
 	start := time.Now()
-	outs := make([]rcaeval.Outcome, 0, len(scs))
+	outs, err := runAll(scs, o.workers)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	if verbose {
 		_, _ = fmt.Fprintln(tw, "scenario\tfault\troot cause\trank\tdetect\tincidents\tbefore fault\ttop 3")
 	}
-	for _, sc := range scs {
-		o, err := rcaeval.Run(sc)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.Name, err)
-		}
-		outs = append(outs, o)
+	for _, o := range outs {
 		if verbose {
 			top := o.Ranked
 			if len(top) > 3 {
@@ -62,6 +118,11 @@ func run(w io.Writer, count int, seed uint64, dur time.Duration, verbose bool) e
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if o.explain {
+		for i := range outs {
+			explainOutcome(w, scs[i], &outs[i])
+		}
 	}
 	s := rcaeval.Summarize(outs)
 	if _, err := fmt.Fprintf(w, "\n%d scenarios (%d with a fault, %d fault-free), %s of event time each, seed %d, %.1fs\n%s\n\nper fault kind:\n",
@@ -80,4 +141,37 @@ func run(w io.Writer, count int, seed uint64, dur time.Duration, verbose bool) e
 		_, _ = fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%d\n", k, ks.N, float64(ks.Top1)/float64(ks.N), float64(ks.Top3)/float64(ks.N), ks.Detected)
 	}
 	return tw.Flush()
+}
+
+// explainOutcome prints every incident of a scenario: when it started, its ranked candidates with
+// their reasons and its explanation; the scored incident is marked.
+func explainOutcome(w io.Writer, sc sim.Scenario, o *rcaeval.Outcome) {
+	_, _ = fmt.Fprintf(w, "\n== %s", o.Name)
+	if len(sc.Faults) > 0 {
+		f := sc.Faults[0]
+		_, _ = fmt.Fprintf(w, " (fault at %s", f.Start.Format("15:04:05"))
+		if f.Peer != "" {
+			_, _ = fmt.Fprintf(w, ", from %s", f.Peer)
+		}
+		_, _ = fmt.Fprint(w, ")")
+	}
+	_, _ = fmt.Fprintln(w)
+	for _, inc := range o.All {
+		mark := " "
+		if inc.ID == o.Incident.ID {
+			mark = "*"
+		}
+		end := "open"
+		if inc.ResolvedAt != nil {
+			end = inc.ResolvedAt.Format("15:04:05")
+		}
+		_, _ = fmt.Fprintf(w, "%s %s %s..%s v%d %s\n", mark, inc.ID, inc.StartedAt.Format("15:04:05"), end, inc.Version, inc.Severity)
+		for i, c := range inc.Candidates {
+			if i == 5 {
+				break
+			}
+			_, _ = fmt.Fprintf(w, "    %.3f %-14s %s\n", c.Score, c.Service, strings.Join(c.Reasons, "; "))
+		}
+		_, _ = fmt.Fprintf(w, "    %s\n", inc.Explanation)
+	}
 }

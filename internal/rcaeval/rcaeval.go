@@ -10,6 +10,7 @@ package rcaeval // import "github.com/otelcol-aiops/otelcol-aiops/internal/rcaev
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -39,6 +40,10 @@ type Outcome struct {
 	// fault start to the watermark of that emission.
 	Detected    bool
 	DetectDelay time.Duration
+	// Incident is the final state of the scored incident (zero when not detected).
+	Incident incident.Incident
+	// All is the final state of every incident of the run (merged ones excluded), by start.
+	All []incident.Incident
 }
 
 // Rank returns the 1-based rank of the true root cause, 0 when it is not ranked.
@@ -111,14 +116,15 @@ func Run(sc sim.Scenario) (Outcome, error) {
 				return
 			}
 			engine.AddAnomaly(rca.Anomaly{
-				Service:    service,
-				Time:       rec.Time,
-				Score:      res.Verdict.Score,
-				Severity:   incident.Severity(res.Verdict.Severity),
-				Type:       res.Verdict.Type,
-				TemplateID: res.TemplateID,
-				Template:   res.Template,
-				Line:       rec.Message,
+				Service:     service,
+				Time:        rec.Time,
+				Score:       res.Verdict.Score,
+				Severity:    incident.Severity(res.Verdict.Severity),
+				Type:        res.Verdict.Type,
+				TemplateID:  res.TemplateID,
+				Template:    res.Template,
+				Line:        rec.Message,
+				LogSeverity: rec.SeverityNumber,
 			})
 		})
 		store.Advance(ch.End.UnixNano())
@@ -155,6 +161,17 @@ func Run(sc sim.Scenario) (Outcome, error) {
 		}
 		out.Incidents++
 	}
+	for _, inc := range finalInc {
+		if inc.MergedInto == "" {
+			out.All = append(out.All, inc)
+		}
+	}
+	slices.SortFunc(out.All, func(a, b incident.Incident) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	var first *incident.Incident
 	var firstAt time.Time
 	for id, at := range duringAt {
@@ -170,6 +187,7 @@ func Run(sc sim.Scenario) (Outcome, error) {
 	if fault != nil && first != nil {
 		out.Detected = true
 		out.DetectDelay = firstAt.Sub(fault.Start)
+		out.Incident = *first
 		for _, c := range first.Candidates {
 			out.Ranked = append(out.Ranked, c.Service)
 		}
