@@ -70,13 +70,14 @@ func (in *batchInput) record(service string, lr plog.LogRecord) {
 		return
 	}
 	a := rca.Anomaly{
-		Service:    service,
-		Time:       t,
-		Score:      getDouble(attrs, "anomaly.score"),
-		Type:       getStr(attrs, "anomaly.type"),
-		TemplateID: getStr(attrs, "log.record.template.id"),
-		Template:   getStr(attrs, "log.record.template"),
-		Line:       lr.Body().AsString(),
+		Service:     service,
+		Time:        t,
+		Score:       getDouble(attrs, "anomaly.score"),
+		Type:        getStr(attrs, "anomaly.type"),
+		TemplateID:  getStr(attrs, "log.record.template.id"),
+		Template:    getStr(attrs, "log.record.template"),
+		Line:        lr.Body().AsString(),
+		LogSeverity: int32(lr.SeverityNumber()),
 	}
 	a.Severity = incident.Severity(getStr(attrs, "anomaly.severity"))
 	in.anomalies = append(in.anomalies, a)

@@ -31,6 +31,30 @@ type Anomaly struct {
 	TemplateID string
 	Template   string
 	Line       string // the record body, used as evidence
+	// LogSeverity is the OpenTelemetry severity number of the record (0 when unknown). It tells
+	// a symptom (an error-level record) from a merely unusual line; see docs/rca.md.
+	LogSeverity int32
+}
+
+// errorSeverity is the OpenTelemetry severity number of ERROR.
+const errorSeverity = 17
+
+// symptom reports whether an anomaly is evidence that something fails, not merely that
+// something is unusual: an edge anomaly (errors or latency seen in traces), an error burst, or a
+// new template, rate change or session anomaly of an error-level record (or of a record without a
+// severity, where levels cannot be told). Rare templates, and new warnings or notices, are
+// supporting evidence only: a service's logs are full of them in quiet times too.
+func (p *pendingAnom) symptom() bool {
+	if p.sig != nil {
+		return true
+	}
+	switch p.a.Type {
+	case rareTemplateType:
+		return false
+	case "error_burst":
+		return true
+	}
+	return p.a.LogSeverity == 0 || p.a.LogSeverity >= errorSeverity
 }
 
 // EdgeWindow is one logs2graph.edge record: the calls of one edge in one event-time window.
@@ -82,15 +106,18 @@ const maxEdgeCallers = 20
 
 type svcAgg struct {
 	onset, last int64
-	count       int
-	maxScore    float64
-	logMax      float64
-	sev         incident.Severity
-	types       map[string]int
-	templates   map[string]*tplAgg
-	exemplars   []Anomaly // earliest few
-	edges       map[string]*edgeSignal
-	edgeScore   float64
+	// symOnset is the time of the service's first symptom (0: none yet); symptoms counts them.
+	symOnset  int64
+	symptoms  int
+	count     int
+	maxScore  float64
+	logMax    float64
+	sev       incident.Severity
+	types     map[string]int
+	templates map[string]*tplAgg
+	exemplars []Anomaly // earliest few
+	edges     map[string]*edgeSignal
+	edgeScore float64
 }
 
 type openInc struct {
@@ -302,32 +329,32 @@ func (e *Engine) place(p pendingAnom) {
 	}
 }
 
-// crosses reports whether some OpenWindow of the pending anomalies sums to the threshold with
-// at least one anomaly above Low.
+// crosses reports whether the symptoms among the pending anomalies within some OpenWindow sum
+// to open_threshold, one of them above Low.
 func (e *Engine) crosses(list []pendingAnom) bool {
 	return e.crossesAt(list, e.cfg.OpenThreshold, true)
 }
 
-// crossesAt is crosses with another threshold.
-// When corroborated is set, the window must also hold one anomaly that is not only a rare
-// template (a new template, a burst, a rate change or an edge signal): rarity alone is weak
-// evidence, and background lines that are merely rare must not open incidents.
-func (e *Engine) crossesAt(list []pendingAnom, threshold float64, corroborated bool) bool {
-	idx := make([]int, len(list))
-	for i := range idx {
-		idx[i] = i
+// crossesAt reports whether the anomalies within some OpenWindow sum to threshold with one of
+// them above Low. With symptomsOnly only symptoms count (see symptom): unusual but harmless lines
+// (rare templates, new warnings) do not add up to an incident, however many of them there are.
+// A neighbour of an open incident joins on sustained evidence of any kind, since what it shows
+// may be only warnings (a caller logging slow calls).
+func (e *Engine) crossesAt(list []pendingAnom, threshold float64, symptomsOnly bool) bool {
+	idx := make([]int, 0, len(list))
+	for i := range list {
+		if !symptomsOnly || list[i].symptom() {
+			idx = append(idx, i)
+		}
 	}
 	sort.Slice(idx, func(i, j int) bool { return list[idx[i]].a.Time < list[idx[j]].a.Time })
 	w := int64(e.cfg.OpenWindow)
-	sum, lo, strong, other := 0.0, 0, 0, 0
+	sum, lo, strong := 0.0, 0, 0
 	for _, j := range idx {
 		a := &list[j].a
 		sum += a.Score
 		if sevRank(a.Severity) > 1 {
 			strong++
-		}
-		if list[j].sig != nil || a.Type != rareTemplateType {
-			other++
 		}
 		for list[idx[lo]].a.Time < a.Time-w {
 			b := &list[idx[lo]].a
@@ -335,12 +362,9 @@ func (e *Engine) crossesAt(list []pendingAnom, threshold float64, corroborated b
 			if sevRank(b.Severity) > 1 {
 				strong--
 			}
-			if list[idx[lo]].sig != nil || b.Type != rareTemplateType {
-				other--
-			}
 			lo++
 		}
-		if sum >= threshold-1e-12 && strong > 0 && (!corroborated || other > 0) {
+		if sum >= threshold-1e-12 && strong > 0 {
 			return true
 		}
 	}
@@ -409,6 +433,9 @@ func (e *Engine) openIncident(s string) {
 			delete(e.pending, v)
 			continue
 		}
+		if e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold, false) {
+			continue // a neighbour's sporadic or merely unusual lines stay out, as when joining later
+		}
 		var keep []pendingAnom
 		for _, p := range list {
 			if p.a.Time >= latest-int64(e.cfg.CorrelationWindow) {
@@ -463,6 +490,12 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 	sa.onset = min(sa.onset, a.Time)
 	sa.last = max(sa.last, a.Time)
 	sa.count++
+	if p.symptom() {
+		if sa.symptoms == 0 || a.Time < sa.symOnset {
+			sa.symOnset = a.Time
+		}
+		sa.symptoms++
+	}
 	sa.maxScore = max(sa.maxScore, a.Score)
 	if sevRank(a.Severity) > sevRank(sa.sev) {
 		sa.sev = a.Severity

@@ -512,9 +512,68 @@ func TestRareTemplatesAloneDoNotOpenAnIncident(t *testing.T) {
 	}
 	assert.Empty(t, s.advance(t0+70*sec))
 	assert.Equal(t, 0, s.e.OpenIncidents())
-	// A burst in the same minute corroborates them.
+	// Only symptoms add up to open_threshold: one burst does not reach it with the rare lines ...
 	s.anom("payment", t0+71*sec, 0.8, "error_burst", "p", "payment failed")
+	assert.Empty(t, s.advance(t0+72*sec))
+	// ... a second one in the same minute does.
+	s.anom("payment", t0+73*sec, 0.8, "error_burst", "p", "payment failed")
 	got := s.advance(t0 + 75*sec)
 	require.Len(t, got, 1)
 	assert.Equal(t, "payment", got[0].RootCauseService)
+}
+
+// New templates of warnings and notices are unusual, not failures: however many of them, they
+// do not open an incident. A new template of an error-level record does.
+func TestOnlySymptomsOpenAnIncident(t *testing.T) {
+	s := newSim(t, nil)
+	s.warm(shop, t0, t0+60*sec)
+	for i := range 4 {
+		s.e.AddAnomaly(Anomaly{Service: "payment", Time: t0 + 61*sec + int64(i)*sec, Score: 0.8, Type: "new_template",
+			TemplateID: "w", Template: "config reload took <*>", Line: "config reload took 900ms", LogSeverity: 13})
+	}
+	assert.Empty(t, s.advance(t0+70*sec))
+	assert.Equal(t, 0, s.e.OpenIncidents())
+
+	for i := range 2 {
+		s.e.AddAnomaly(Anomaly{Service: "payment", Time: t0 + 71*sec + int64(i)*sec, Score: 0.8, Type: "new_template",
+			TemplateID: "e", Template: "charge <*> failed", Line: "charge 42 failed", LogSeverity: 17})
+	}
+	got := s.advance(t0 + 75*sec)
+	require.Len(t, got, 1)
+	assert.Equal(t, "payment", got[0].RootCauseService)
+
+	// without a severity the level cannot be told: a new template counts as a symptom
+	s2 := newSim(t, nil)
+	s2.warm(shop, t0, t0+60*sec)
+	for i := range 2 {
+		s2.e.AddAnomaly(Anomaly{Service: "payment", Time: t0 + 61*sec + int64(i)*sec, Score: 0.8, Type: "new_template",
+			TemplateID: "x", Template: "something <*>", Line: "something 1"})
+	}
+	require.Len(t, s2.advance(t0+70*sec), 1)
+}
+
+// A neighbour whose unusual lines started before the fault joins the incident (it is affected)
+// but its earlier onset does not make it the root cause: onsets are those of symptoms, and a
+// service without symptoms weighs half.
+func TestEarlierUnusualLinesOfANeighbourDoNotWin(t *testing.T) {
+	s := newSim(t, nil)
+	s.runFault(shop, t0, 90*sec, nil,
+		[]event{
+			// inventory: rare lines from the start, two a second, High
+			{svc: "inventory", typ: "rare_template", tid: "i1", tpl: "cache stats hits=<*>", score: 0.8, at: 0, every: 500 * int64(time.Millisecond)},
+			// payment fails from 20 s with new error templates and a burst
+			{svc: "payment", typ: "error_burst", tid: "p1", tpl: "charge failed: <*>", score: 0.85, at: 20 * sec, every: 2 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c1", tpl: "call to payment failed", score: 0.8, at: 21 * sec, every: 2 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "payment", inc.RootCauseService, "candidates %+v", inc.Candidates)
+		assert.Contains(t, inc.AffectedServices, "inventory")
+		for _, c := range inc.Candidates {
+			if c.Service == "inventory" {
+				assert.Contains(t, strings.Join(c.Reasons, ";"), "no symptom of its own")
+			}
+		}
+	}
 }

@@ -61,6 +61,8 @@ func dominantType(sa *svcAgg) string {
 type cand struct {
 	name                           string
 	a                              float64 // anomaly weight
+	hasOnset                       bool
+	onsetAt                        int64 // first symptom (first anomaly when the incident has no symptoms)
 	walk, onset, healthy, edge, kd float64
 	score                          float64
 	sa                             *svcAgg
@@ -96,13 +98,29 @@ func (e *Engine) rank(inc *openInc) {
 	sort.Strings(names)
 	idx := make(map[string]int, len(names))
 	cs := make([]*cand, len(names))
+	// Onsets are those of the first symptom when the incident has symptoms (it normally has: one
+	// opens only with one); a service with only supporting evidence (rare templates, new
+	// warnings) then has no onset and half the anomaly weight.
+	bySymptom := false
+	for _, sa := range inc.services {
+		bySymptom = bySymptom || sa.symptoms > 0
+	}
 	minOnset := int64(math.MaxInt64)
 	for i, s := range names {
 		idx[s] = i
 		c := &cand{name: s, sa: inc.services[s]}
 		if c.sa != nil {
 			c.a = c.sa.maxScore
-			minOnset = min(minOnset, c.sa.onset)
+			if bySymptom && c.sa.symptoms == 0 {
+				c.a *= 0.5
+			} else {
+				c.hasOnset = true
+				c.onsetAt = c.sa.onset
+				if bySymptom {
+					c.onsetAt = c.sa.symOnset
+				}
+				minOnset = min(minOnset, c.onsetAt)
+			}
 		}
 		cs[i] = c
 	}
@@ -125,8 +143,10 @@ func (e *Engine) rank(inc *openInc) {
 	scale := float64(e.cfg.OnsetScale)
 	best := 0.0
 	for _, c := range cs {
+		if c.hasOnset {
+			c.onset = math.Exp(-float64(c.onsetAt-minOnset) / scale)
+		}
 		if c.sa != nil {
-			c.onset = math.Exp(-float64(c.sa.onset-minOnset) / scale)
 			c.edge = c.sa.edgeScore
 			c.kd = sevWeight(c.sa.sev) * typeWeight(dominantType(c.sa))
 		}
@@ -200,10 +220,13 @@ func (e *Engine) rank(inc *openInc) {
 }
 
 func onsetOf(c *cand) int64 {
-	if c.sa == nil {
-		return math.MaxInt64
+	switch {
+	case c.hasOnset:
+		return c.onsetAt
+	case c.sa != nil:
+		return c.sa.onset
 	}
-	return c.sa.onset
+	return math.MaxInt64
 }
 
 // walk runs a personalised random walk with restart over the candidate subgraph. From a node the
@@ -305,10 +328,13 @@ func (e *Engine) reasons(c *cand, minOnset int64) []string {
 	if c.sa == nil {
 		return []string{"graph neighbour without anomalies"}
 	}
-	if c.sa.onset == minOnset {
-		r = append(r, "earliest anomaly")
-	} else {
-		r = append(r, fmt.Sprintf("first anomaly %s after the earliest", time.Duration(c.sa.onset-minOnset).Round(time.Millisecond)))
+	switch {
+	case !c.hasOnset:
+		r = append(r, "no symptom of its own (only unusual lines)")
+	case c.onsetAt == minOnset:
+		r = append(r, "earliest symptom")
+	default:
+		r = append(r, fmt.Sprintf("first symptom %s after the earliest", time.Duration(c.onsetAt-minOnset).Round(time.Millisecond)))
 	}
 	if c.healthy >= 0.5 {
 		r = append(r, "its dependencies are healthy")
