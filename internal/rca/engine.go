@@ -172,12 +172,6 @@ func (e *Engine) KnowledgeBase() *KnowledgeBase { return e.kb }
 // SetResolution records resolution notes for an incident in the knowledge base.
 func (e *Engine) SetResolution(id, notes string) bool { return e.kb.SetResolution(id, notes) }
 
-// MarshalBinary snapshots the knowledge base (open incident state is not persisted).
-func (e *Engine) MarshalBinary() ([]byte, error) { return e.kb.MarshalBinary() }
-
-// UnmarshalBinary restores a knowledge base snapshot; on error nothing changes.
-func (e *Engine) UnmarshalBinary(b []byte) error { return e.kb.UnmarshalBinary(b) }
-
 // OpenIncidents returns the number of open incidents.
 func (e *Engine) OpenIncidents() int { return len(e.open) }
 

@@ -5,6 +5,7 @@ package rca
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -576,4 +577,79 @@ func TestEarlierUnusualLinesOfANeighbourDoNotWin(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An incident that is open when the collector stops is restored from the snapshot: the fresh
+// engine continues it (same id, next version, same evidence) and resolves it, instead of opening
+// a duplicate.
+func TestOpenIncidentSurvivesRestart(t *testing.T) {
+	faults := func() []edgeFault {
+		return []edgeFault{{clientName: "payment", serverName: "orders-db", errRate: 0.6}}
+	}
+	s := newSim(t, nil)
+	s.warm(shop, t0, t0+120*sec)
+	fs := t0 + 120*sec
+	feed := func(s *sim, from, to int64) {
+		for w := from; w < to; w += s.win {
+			for tt := w; tt < w+s.win; tt += 3 * sec {
+				s.anom("payment", tt, 0.8, "error_burst", "p1", "db query failed: <*>")
+			}
+			s.window(shop, w, faults())
+			s.advance(w + s.win)
+		}
+	}
+	feed(s, fs, fs+60*sec)
+	require.Equal(t, 1, s.e.OpenIncidents())
+	before := s.out[len(s.out)-1]
+	snap, err := s.e.MarshalBinary()
+	require.NoError(t, err)
+
+	s2 := newSim(t, nil)
+	require.NoError(t, s2.e.UnmarshalBinary(snap))
+	assert.Equal(t, 1, s2.e.OpenIncidents())
+	// snapshot of the restored engine is the same
+	snap2, err := s2.e.MarshalBinary()
+	require.NoError(t, err)
+	assert.Equal(t, snap, snap2)
+
+	// the fault goes on after the restart (edges must warm up again), then stops
+	feed(s2, fs+60*sec, fs+120*sec)
+	s2.warm(shop, fs+120*sec, fs+120*sec+7*60*sec)
+	fin := s2.final()
+	require.Len(t, fin, 1, "no duplicate incident after the restart")
+	got, ok := fin[before.ID]
+	require.True(t, ok, "the restored incident keeps its id")
+	assert.Equal(t, incident.StatusResolved, got.Status)
+	assert.Greater(t, got.Version, before.Version)
+	assert.Equal(t, before.StartedAt, got.StartedAt)
+	assert.Equal(t, "orders-db", got.RootCauseService)
+	assert.Equal(t, uint64(0), s2.e.Stats().IncidentsOpened, "nothing new opened")
+
+	// a knowledge-base-only snapshot of an earlier version still loads
+	kbOnly, err := s.e.KnowledgeBase().MarshalBinary()
+	require.NoError(t, err)
+	s3 := newSim(t, nil)
+	require.NoError(t, s3.e.UnmarshalBinary(kbOnly))
+	_, ok = s3.e.KnowledgeBase().Get(before.ID)
+	assert.True(t, ok)
+	assert.Equal(t, 0, s3.e.OpenIncidents())
+}
+
+// A snapshot with more open incidents than max_open_incidents keeps the most recent ones.
+func TestRestoredOpenIncidentsAreBounded(t *testing.T) {
+	s := newSim(t, nil)
+	for i := range 3 {
+		svc := fmt.Sprintf("svc-%d", i)
+		for j := range 3 {
+			s.anom(svc, t0+int64(i)*sec+int64(j)*100*int64(time.Millisecond), 0.8, "error_burst", "x", "failed")
+		}
+	}
+	s.advance(t0 + 5*sec)
+	require.Equal(t, 3, s.e.OpenIncidents())
+	snap, err := s.e.MarshalBinary()
+	require.NoError(t, err)
+	s2 := newSim(t, func(c *Config) { c.MaxOpenIncidents = 2 })
+	require.NoError(t, s2.e.UnmarshalBinary(snap))
+	assert.Equal(t, 2, s2.e.OpenIncidents())
+	assert.Equal(t, uint64(1), s2.e.Stats().DroppedIncidentsFull)
 }

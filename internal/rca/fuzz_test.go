@@ -17,7 +17,7 @@ import (
 func FuzzKnowledgeBaseUnmarshal(f *testing.F) {
 	s := newSim(f, nil)
 	dbFault(s, t0)
-	snap, err := s.e.MarshalBinary()
+	snap, err := s.e.KnowledgeBase().MarshalBinary()
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -36,6 +36,50 @@ func FuzzKnowledgeBaseUnmarshal(f *testing.F) {
 		kb2 := NewKnowledgeBase(4)
 		require.NoError(t, kb2.UnmarshalBinary(out))
 		assert.Equal(t, kb.Len(), kb2.Len())
+	})
+}
+
+// FuzzEngineUnmarshal: any input is either rejected without a change or restored within the
+// bounds, and a restored engine snapshots to something it can load again.
+func FuzzEngineUnmarshal(f *testing.F) {
+	s := newSim(f, nil)
+	s.warm(shop, t0, t0+60*sec)
+	for i := range 6 {
+		s.anom("payment", t0+60*sec+int64(i)*sec, 0.8, "error_burst", "p", "db query failed")
+	}
+	s.advance(t0 + 70*sec)
+	snap, err := s.e.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(snap)
+	kb, err := s.e.KnowledgeBase().MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(kb)
+	f.Add([]byte("RCAEN\x01\x00\x00\x00\x00{}"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg := DefaultConfig()
+		cfg.MaxOpenIncidents = 3
+		e, err := New(cfg)
+		require.NoError(t, err)
+		if e.UnmarshalBinary(b) != nil {
+			assert.Equal(t, 0, e.OpenIncidents())
+			assert.Equal(t, 0, e.KnowledgeBase().Len())
+			return
+		}
+		assert.LessOrEqual(t, e.OpenIncidents(), 3)
+		out, err := e.MarshalBinary()
+		require.NoError(t, err)
+		e2, err := New(cfg)
+		require.NoError(t, err)
+		require.NoError(t, e2.UnmarshalBinary(out))
+		assert.Equal(t, e.OpenIncidents(), e2.OpenIncidents())
+		// the restored engine keeps working
+		e2.AddAnomaly(Anomaly{Service: "payment", Time: t0 + 80*sec, Score: 0.9, Type: "error_burst"})
+		_ = e2.Advance(t0 + 3600*sec)
 	})
 }
 
