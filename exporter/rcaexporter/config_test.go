@@ -37,12 +37,49 @@ func TestLoadConfig(t *testing.T) {
 	assert.True(t, c.Sinks.PagerDuty.HasValue())
 	assert.True(t, c.Sinks.Console.HasValue())
 	assert.Equal(t, "file_storage", c.Storage.String())
+	require.True(t, c.Sinks.Jira.HasValue())
+	assert.Equal(t, 5000, c.Sinks.Jira.Get().MaxTrackedIncidents)
+	require.True(t, c.Sinks.Alertmanager.HasValue())
+	am := c.Sinks.Alertmanager.Get()
+	assert.Equal(t, 2*time.Minute, am.ResendInterval)
+	assert.Equal(t, 200, am.MaxTrackedIncidents)
+	assert.Equal(t, 20, am.MaxAlertsPerIncident, "default kept")
+
+	cfg = NewFactory().CreateDefaultConfig()
+	sub, err = cm.Sub(component.NewIDWithName(metadata.Type, "noresend").String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	am = cfg.(*Config).Sinks.Alertmanager.Get()
+	assert.Equal(t, time.Duration(0), am.ResendInterval)
+	assert.Equal(t, 1000, am.MaxTrackedIncidents)
+
+	cfg = NewFactory().CreateDefaultConfig()
+	sub, err = cm.Sub(component.NewIDWithName(metadata.Type, "badresend").String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	err = confmap.Validate(cfg)
+	require.ErrorContains(t, err, "`resend_interval` must be 0 (disabled) or at least 1s")
+	require.ErrorContains(t, err, "`max_tracked_incidents` must be positive")
 
 	cfg = NewFactory().CreateDefaultConfig()
 	sub, err = cm.Sub(component.NewIDWithName(metadata.Type, "nosinks").String())
 	require.NoError(t, err)
 	require.NoError(t, sub.Unmarshal(cfg))
 	assert.ErrorContains(t, confmap.Validate(cfg), "sinks must configure at least one of")
+}
+
+func TestSinkDefaults(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"sinks": map[string]any{
+		"alertmanager": map[string]any{"endpoint": "http://alertmanager:9093"},
+		"jira":         map[string]any{"endpoint": "https://jira.example", "project_key": "OPS"},
+	}}).Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	am := cfg.Sinks.Alertmanager.Get()
+	assert.Equal(t, time.Minute, am.ResendInterval, "well within Alertmanager's default resolve_timeout of 5m")
+	assert.Equal(t, 1000, am.MaxTrackedIncidents)
+	assert.Equal(t, 10000, cfg.Sinks.Jira.Get().MaxTrackedIncidents)
 }
 
 func TestValidate(t *testing.T) {

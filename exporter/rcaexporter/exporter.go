@@ -30,9 +30,14 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
 )
 
-// kbKey is the storage key of the incident knowledge base (the payload carries its version).
+// kbKey is the storage key of the engine snapshot: open incidents and the knowledge base (the
+// payload carries its format and version; the name is kept from the knowledge-base-only format).
 const kbKey = "knowledge_base"
 
+// resendEventName marks the queued request that makes the Alertmanager sink re-send the
+// firing alerts of open incidents. It carries no incident: the sink posts its current state
+// when the request is delivered, so a late or retried re-send is never stale.
+const resendEventName = "rca.alertmanager.resend"
 
 // rcaExporter has two stages. ConsumeLogs feeds anomalies and edges to the incident engine,
 // which never fails, so upstream retries can never count evidence twice. The incidents that
@@ -52,6 +57,7 @@ type rcaExporter struct {
 
 	sender exporter.Logs
 	multi  *sink.Multi
+	am     *sink.Alertmanager // nil unless the alertmanager sink is configured
 	open   atomic.Int64
 
 	client       storage.Client
@@ -72,11 +78,19 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	if err != nil {
 		return nil, err
 	}
-	multi, err := sink.Build(&cfg.Sinks, set.TelemetrySettings, sink.DefaultMaxDelivered)
+	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine}
+	e.multi, err = sink.Build(&cfg.Sinks, set.TelemetrySettings, sink.Options{
+		MaxDelivered: sink.DefaultMaxDelivered,
+		Events:       sink.Events{Dropped: e.sinkDropped, StorageError: e.sinkStorageError},
+	})
 	if err != nil {
 		return nil, err
 	}
-	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine, multi: multi}
+	for _, s := range e.multi.Sinks() {
+		if am, ok := s.(*sink.Alertmanager); ok {
+			e.am = am
+		}
+	}
 	e.sender, err = exporterhelper.NewLogs(ctx, set, cfg, e.deliver,
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithTimeout(cfg.TimeoutConfig),
@@ -102,7 +116,7 @@ func (*rcaExporter) Capabilities() consumer.Capabilities {
 }
 
 // Start starts the sender (and through it the sinks), loads the knowledge base and starts the
-// idle-advance loop.
+// idle-advance and Alertmanager re-send loops.
 func (e *rcaExporter) Start(ctx context.Context, host component.Host) error {
 	return e.sender.Start(ctx, host)
 }
@@ -114,7 +128,17 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 			return err
 		}
 		e.client = client
-		e.loadKB(ctx)
+		e.loadState(ctx)
+		e.multi.SetStore(client)
+		if e.am != nil {
+			// open incidents restored from storage keep their alerts refreshed
+			e.mu.Lock()
+			restored := e.engine.OpenIncidentList()
+			e.mu.Unlock()
+			for i := range restored {
+				e.am.Restore(&restored[i])
+			}
+		}
 	}
 	if err := e.multi.Start(ctx, host); err != nil {
 		return err
@@ -122,11 +146,13 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 	e.mu.Lock()
 	e.lastInput = e.clock.Now()
 	e.mu.Unlock()
+	loopCtx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
 	if e.cfg.IdleAdvance > 0 {
-		loopCtx, cancel := context.WithCancel(context.Background())
-		e.cancel = cancel
-		e.wg.Add(1)
-		go e.idleLoop(loopCtx)
+		e.wg.Go(func() { e.idleLoop(loopCtx) })
+	}
+	if e.am != nil && e.am.ResendInterval() > 0 {
+		e.wg.Go(func() { e.resendLoop(loopCtx, e.am.ResendInterval()) })
 	}
 	e.logger.Info("Started rca exporter", zap.Int("sinks", len(e.multi.Sinks())), zap.Bool("storage", e.client != nil))
 	return nil
@@ -151,7 +177,7 @@ func (e *rcaExporter) shutdown(ctx context.Context) error {
 	var errs []error
 	errs = append(errs, e.multi.Shutdown(ctx))
 	if e.client != nil {
-		e.saveKB(ctx)
+		e.saveState(ctx)
 		errs = append(errs, e.client.Close(ctx))
 	}
 	e.logger.Info("Stopped rca exporter")
@@ -159,7 +185,6 @@ func (e *rcaExporter) shutdown(ctx context.Context) error {
 }
 
 func (e *rcaExporter) idleLoop(ctx context.Context) {
-	defer e.wg.Done()
 	tick := e.clock.NewTicker(max(e.cfg.IdleAdvance/4, time.Second))
 	defer tick.Stop()
 	for {
@@ -178,6 +203,38 @@ func (e *rcaExporter) idleLoop(ctx context.Context) {
 			e.mu.Unlock()
 			e.forward(ctx, changed)
 		}
+	}
+}
+
+// resendLoop asks the Alertmanager sink, through the sending queue (so retries apply), to
+// re-send the firing alerts of open incidents every interval of wall-clock time: Alertmanager
+// resolves alerts on its own when they are not re-sent within its resolve_timeout.
+func (e *rcaExporter) resendLoop(ctx context.Context, every time.Duration) {
+	tick := e.clock.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.Chan():
+			e.enqueueResend(ctx)
+		}
+	}
+}
+
+func (e *rcaExporter) enqueueResend(ctx context.Context) {
+	if e.am.OpenIncidents() == 0 {
+		return
+	}
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName(resendEventName)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(e.clock.Now()))
+	// Without a sending queue this waits for the delivery and its retries; Shutdown cancels ctx
+	// to end them, which is not a drop.
+	if err := e.sender.ConsumeLogs(ctx, ld); err != nil && ctx.Err() == nil {
+		e.tb.ExporterRcaDropped.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "resend_failed"))))
+		e.logger.Warn("Failed to re-send open incidents to Alertmanager", zap.Error(err))
 	}
 }
 
@@ -239,7 +296,7 @@ func (e *rcaExporter) forward(ctx context.Context, changed []incident.Incident) 
 		e.logger.Warn("Failed to deliver incidents", zap.Error(err), zap.Int("incidents", lrs.Len()))
 	}
 	if resolved && e.client != nil {
-		e.saveKB(ctx)
+		e.saveState(ctx)
 	}
 }
 
@@ -255,15 +312,21 @@ func transition(inc *incident.Incident) string {
 }
 
 // deliver is the exporterhelper push function: it decodes the incidents and sends them to every
-// sink. Errors keep their classification (permanent or retryable, with Retry-After).
+// sink, and runs the Alertmanager re-send when the request asks for it. Errors keep their
+// classification (permanent or retryable, with Retry-After).
 func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 	var incs []*incident.Incident
+	resend := false
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
+				if lrs.At(k).EventName() == resendEventName {
+					resend = true
+					continue
+				}
 				inc := new(incident.Incident)
 				if err := json.Unmarshal(lrs.At(k).Body().Bytes().AsRaw(), inc); err != nil {
 					e.tb.ExporterRcaDropped.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "unmarshal"))))
@@ -273,8 +336,12 @@ func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 			}
 		}
 	}
+	var resendErr error
+	if resend && e.am != nil {
+		resendErr = e.resend(ctx)
+	}
 	if len(incs) == 0 {
-		return nil
+		return resendErr
 	}
 	counts, err := e.multi.Send(ctx, incs...)
 	for name, c := range counts {
@@ -285,7 +352,29 @@ func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 			e.tb.ExporterRcaSent.Add(ctx, int64(c.Failed), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", name), attribute.String("outcome", "failed"))))
 		}
 	}
+	return sink.JoinErrors(err, resendErr)
+}
+
+func (e *rcaExporter) resend(ctx context.Context) error {
+	n, err := e.am.Resend(ctx)
+	outcome := "resent"
+	if err != nil {
+		outcome = "resend_failed"
+	}
+	if n > 0 {
+		e.tb.ExporterRcaSent.Add(ctx, int64(n), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", e.am.Name()), attribute.String("outcome", outcome))))
+	}
 	return err
+}
+
+// sinkDropped counts sink state dropped at a bound (sink.Events).
+func (e *rcaExporter) sinkDropped(reason string, n int) {
+	e.tb.ExporterRcaDropped.Add(context.Background(), int64(n), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
+}
+
+// sinkStorageError counts failed loads or saves of sink state (sink.Events).
+func (e *rcaExporter) sinkStorageError(op string) {
+	e.tb.ExporterRcaStorageErrors.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", op))))
 }
 
 func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
@@ -312,7 +401,7 @@ func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
 	e.open.Store(int64(e.engine.OpenIncidents()))
 }
 
-func (e *rcaExporter) loadKB(ctx context.Context) {
+func (e *rcaExporter) loadState(ctx context.Context) {
 	data, err := e.client.Get(ctx, kbKey)
 	if err == nil && data != nil {
 		e.mu.Lock()
@@ -321,11 +410,11 @@ func (e *rcaExporter) loadKB(ctx context.Context) {
 	}
 	if err != nil {
 		e.tb.ExporterRcaStorageErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "load"))))
-		e.logger.Warn("Ignoring unreadable incident knowledge base, starting fresh", zap.Error(err))
+		e.logger.Warn("Ignoring unreadable incident state, starting fresh", zap.Error(err))
 	}
 }
 
-func (e *rcaExporter) saveKB(ctx context.Context) {
+func (e *rcaExporter) saveState(ctx context.Context) {
 	e.mu.Lock()
 	data, err := e.engine.MarshalBinary()
 	e.mu.Unlock()
@@ -334,6 +423,6 @@ func (e *rcaExporter) saveKB(ctx context.Context) {
 	}
 	if err != nil {
 		e.tb.ExporterRcaStorageErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "save"))))
-		e.logger.Warn("Cannot save incident knowledge base", zap.Error(err))
+		e.logger.Warn("Cannot save incident state", zap.Error(err))
 	}
 }

@@ -159,6 +159,18 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// OpenIncidentList returns the last emitted state of every open incident (for example restored
+// from a snapshot), oldest first. Incidents not emitted yet are left out.
+func (e *Engine) OpenIncidentList() []incident.Incident {
+	var out []incident.Incident
+	for _, inc := range e.sortedOpen() {
+		if inc.version > 0 {
+			out = append(out, inc.out.Clone())
+		}
+	}
+	return out
+}
+
 func encodeOpen(inc *openInc) openState {
 	o := openState{ID: inc.id, Version: inc.version, Start: inc.start, Last: inc.last, Sig: inc.sig,
 		Services: make(map[string]svcState, len(inc.services)), Out: inc.out.Clone()}

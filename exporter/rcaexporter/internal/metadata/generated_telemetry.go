@@ -101,7 +101,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_rca_dropped",
-		metric.WithDescription("Records or incidents dropped, by reason (bad input or a bound hit). [Development]"),
+		metric.WithDescription("Records, incidents or sink state dropped, by reason (bad input, a failed delivery or a bound hit). [Development]"),
 		metric.WithUnit("{items}"),
 	)
 	errs = errors.Join(errs, err)
@@ -138,13 +138,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaSent, err = builder.meter.Int64Counter(
 		"otelcol_exporter_rca_sent",
-		metric.WithDescription("Incident deliveries by sink and outcome (sent, failed). [Development]"),
+		metric.WithDescription("Incident deliveries by sink and outcome (sent, failed; resent, resend_failed for the periodic Alertmanager re-send of open incidents). [Development]"),
 		metric.WithUnit("{incidents}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaStorageErrors, err = builder.meter.Int64Counter(
 		"otelcol_exporter_rca_storage_errors",
-		metric.WithDescription("Failed loads or saves of the incident knowledge base, by operation. [Development]"),
+		metric.WithDescription("Failed loads or saves of persisted state, by operation (load, save for the incident knowledge base; jira_load, jira_save for the Jira issue keys). [Development]"),
 		metric.WithUnit("{errors}"),
 	)
 	errs = errors.Join(errs, err)

@@ -40,7 +40,7 @@ func AssertEqualExporterRcaAnomalies(t *testing.T, tt *componenttest.Telemetry, 
 func AssertEqualExporterRcaDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_rca_dropped",
-		Description: "Records or incidents dropped, by reason (bad input or a bound hit). [Development]",
+		Description: "Records, incidents or sink state dropped, by reason (bad input, a failed delivery or a bound hit). [Development]",
 		Unit:        "{items}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -133,7 +133,7 @@ func AssertEqualExporterRcaRecordsIn(t *testing.T, tt *componenttest.Telemetry, 
 func AssertEqualExporterRcaSent(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_rca_sent",
-		Description: "Incident deliveries by sink and outcome (sent, failed). [Development]",
+		Description: "Incident deliveries by sink and outcome (sent, failed; resent, resend_failed for the periodic Alertmanager re-send of open incidents). [Development]",
 		Unit:        "{incidents}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -149,7 +149,7 @@ func AssertEqualExporterRcaSent(t *testing.T, tt *componenttest.Telemetry, dps [
 func AssertEqualExporterRcaStorageErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_rca_storage_errors",
-		Description: "Failed loads or saves of the incident knowledge base, by operation. [Development]",
+		Description: "Failed loads or saves of persisted state, by operation (load, save for the incident knowledge base; jira_load, jira_save for the Jira issue keys). [Development]",
 		Unit:        "{errors}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

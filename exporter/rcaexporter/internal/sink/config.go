@@ -38,9 +38,18 @@ func NewDefaultConfig() Config {
 	}
 }
 
+// Options are the exporter's settings of Build.
+type Options struct {
+	// MaxDelivered bounds the delivered-set memory of Multi (<= 0: DefaultMaxDelivered).
+	MaxDelivered int
+	// Events receives the sinks' drop and storage-error events.
+	Events Events
+}
+
 // Build creates the enabled sinks (in the order webhook, slack, pagerduty, jira, alertmanager,
-// console) and wraps them in a Multi. Call Start on the result before sending.
-func Build(cfg *Config, set component.TelemetrySettings, maxDelivered int) (*Multi, error) {
+// console) and wraps them in a Multi. Call SetStore (optional) and Start on the result before
+// sending.
+func Build(cfg *Config, set component.TelemetrySettings, opts Options) (*Multi, error) {
 	var sinks []Sink
 	if cfg.Webhook.HasValue() {
 		sinks = append(sinks, NewWebhook(*cfg.Webhook.Get(), set))
@@ -52,13 +61,17 @@ func Build(cfg *Config, set component.TelemetrySettings, maxDelivered int) (*Mul
 		sinks = append(sinks, NewPagerDuty(*cfg.PagerDuty.Get(), set))
 	}
 	if cfg.Jira.HasValue() {
-		sinks = append(sinks, NewJira(*cfg.Jira.Get(), set))
+		j := NewJira(*cfg.Jira.Get(), set)
+		j.events = opts.Events
+		sinks = append(sinks, j)
 	}
 	if cfg.Alertmanager.HasValue() {
-		sinks = append(sinks, NewAlertmanager(*cfg.Alertmanager.Get(), set))
+		a := NewAlertmanager(*cfg.Alertmanager.Get(), set)
+		a.events = opts.Events
+		sinks = append(sinks, a)
 	}
 	if cfg.Console.HasValue() {
 		sinks = append(sinks, NewConsole(*cfg.Console.Get(), set.Logger))
 	}
-	return NewMulti(maxDelivered, sinks...)
+	return NewMulti(opts.MaxDelivered, sinks...)
 }

@@ -47,7 +47,7 @@ func TestConfigUnmarshalAndBuild(t *testing.T) {
 	assert.False(t, cfg.Jira.HasValue())
 	assert.False(t, cfg.Alertmanager.HasValue())
 
-	m, err := Build(&cfg, componenttest.NewNopTelemetrySettings(), 0)
+	m, err := Build(&cfg, componenttest.NewNopTelemetrySettings(), Options{})
 	require.NoError(t, err)
 	var names []string
 	for _, s := range m.Sinks() {
@@ -66,7 +66,7 @@ func TestConfigValidateWalksEnabledSections(t *testing.T) {
 
 	def := NewDefaultConfig()
 	require.NoError(t, confmap.Validate(&def), "disabled sections are not validated")
-	m, err := Build(&def, componenttest.NewNopTelemetrySettings(), 0)
+	m, err := Build(&def, componenttest.NewNopTelemetrySettings(), Options{})
 	require.NoError(t, err)
 	assert.Empty(t, m.Sinks())
 }

@@ -4,7 +4,6 @@
 package sink // import "github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
 
 import (
-	"container/list"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -23,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
@@ -55,8 +55,9 @@ type JiraConfig struct {
 	// `headers` or an `auth` extension instead.
 	User     string              `mapstructure:"user"`
 	APIToken configopaque.String `mapstructure:"api_token"`
-	// MaxTrackedIncidents bounds the incident id -> issue key map (oldest evicted first; an
-	// evicted incident that updates again gets a new issue).
+	// MaxTrackedIncidents bounds the incident id -> issue key map. When it is full, the least
+	// recently used entry of a resolved incident is evicted first, else that of an open incident
+	// (counted; an evicted open incident that updates again gets a new issue).
 	MaxTrackedIncidents int `mapstructure:"max_tracked_incidents"`
 	// IncidentURLTemplate, optional, adds a link to the incident ("{id}" is replaced).
 	IncidentURLTemplate string `mapstructure:"incident_url_template"`
@@ -107,34 +108,57 @@ func (c *JiraConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// jiraStateKey is the Store key of the persisted incident id -> issue key map.
+const jiraStateKey = "jira_issues"
+
+// jiraStateFormat is the version of the persisted map's JSON layout.
+const jiraStateFormat = 1
+
 // Jira creates one issue per incident and comments on it for every later update.
+//
+// The incident id -> issue key map is bounded (MaxTrackedIncidents). Entries of resolved
+// incidents (their final comment posted) are evicted before those of open ones. With a Store
+// (SetStore before Start) the map is loaded in Start and saved after every change, so updates
+// of incidents opened before a collector restart still become comments.
 type Jira struct {
-	cfg  JiraConfig
-	http httpSender
+	cfg    JiraConfig
+	http   httpSender
+	logger *zap.Logger
+	events Events
+	store  Store
 
 	// mu serialises the lookup-or-create step so concurrent queue consumers never create
-	// two issues for one incident.
+	// two issues for one incident. It guards issues and dirty.
 	mu        sync.Mutex
-	issues    map[string]*list.Element // incident id -> element of order (value *jiraIssue)
-	order     *list.List               // least recently used first
+	issues    *tracker[jiraIssue]
+	dirty     bool // issues changed since the last successful save
 	evictions atomic.Uint64
+
+	// saveMu orders saves: a snapshot is written before any later one.
+	saveMu sync.Mutex
 }
 
 type jiraIssue struct {
-	incidentID string
-	key        string
+	key string
 	// version is the last incident version delivered (create or comment); older updates are skipped.
 	version int
 }
 
-var _ Sink = (*Jira)(nil)
+var (
+	_ Sink     = (*Jira)(nil)
+	_ stateful = (*Jira)(nil)
+)
 
 // NewJira builds a Jira sink; call Start before Send.
 func NewJira(cfg JiraConfig, set component.TelemetrySettings) *Jira {
 	if cfg.MaxTrackedIncidents <= 0 {
 		cfg.MaxTrackedIncidents = defaultJiraMaxTracked
 	}
-	j := &Jira{cfg: cfg, issues: map[string]*list.Element{}, order: list.New()}
+	logger := set.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	j := &Jira{cfg: cfg, logger: logger, issues: newTracker[jiraIssue](cfg.MaxTrackedIncidents)}
 	j.http = httpSender{name: "jira", cfg: &j.cfg.ClientConfig, set: set}
 	return j
 }
@@ -142,21 +166,37 @@ func NewJira(cfg JiraConfig, set component.TelemetrySettings) *Jira {
 // Name returns "jira".
 func (*Jira) Name() string { return "jira" }
 
-// Start creates the HTTP client.
-func (j *Jira) Start(ctx context.Context, host component.Host) error { return j.http.start(ctx, host) }
+// SetStore makes the sink persist its incident id -> issue key map in s. Call it before Start.
+func (j *Jira) SetStore(s Store) { j.store = s }
 
-// Shutdown closes idle connections.
-func (j *Jira) Shutdown(ctx context.Context) error { return j.http.shutdown(ctx) }
+// Start creates the HTTP client and loads the persisted issue keys. Unreadable stored data is
+// counted and logged, and the sink starts with an empty map: it never fails start-up.
+func (j *Jira) Start(ctx context.Context, host component.Host) error {
+	if err := j.http.start(ctx, host); err != nil {
+		return err
+	}
+	if j.store != nil {
+		j.load(ctx)
+	}
+	return nil
+}
 
-// Evictions counts incidents dropped from the bounded id -> issue key map.
+// Shutdown saves unsaved changes of the issue keys and closes idle connections.
+func (j *Jira) Shutdown(ctx context.Context) error {
+	j.save(ctx)
+	return j.http.shutdown(ctx)
+}
+
+// Evictions counts open incidents dropped from the bounded id -> issue key map (a later update
+// of such an incident opens a new issue). Evicted entries of resolved incidents are not counted.
 func (j *Jira) Evictions() uint64 { return j.evictions.Load() }
 
 // IssueKey returns the Jira issue key recorded for an incident id.
 func (j *Jira) IssueKey(incidentID string) (string, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if e, ok := j.issues[incidentID]; ok {
-		return e.Value.(*jiraIssue).key, true
+	if te, ok := j.issues.get(incidentID); ok {
+		return te.val.key, true
 	}
 	return "", false
 }
@@ -174,52 +214,141 @@ func (j *Jira) apiURL(path string) string {
 	return joinURL(j.cfg.ClientConfig.Endpoint, "/rest/api/"+strconv.Itoa(j.cfg.APIVersion)+path)
 }
 
-// Send creates the issue on the first delivery of an incident id and comments afterwards.
+// Send creates the issue on the first delivery of an incident id and comments afterwards; the
+// resolved version gets a final comment and marks the entry evictable.
 func (j *Jira) Send(ctx context.Context, inc *incident.Incident) error {
 	j.mu.Lock()
-	if e, ok := j.issues[inc.ID]; ok {
-		ji := e.Value.(*jiraIssue)
-		j.order.MoveToBack(e)
-		key, last := ji.key, ji.version
+	if te, ok := j.issues.get(inc.ID); ok {
+		j.issues.touch(inc.ID)
+		key, last := te.val.key, te.val.version
 		j.mu.Unlock()
 		if inc.Version != 0 && inc.Version <= last {
 			return nil // stale or duplicate update
 		}
-		return j.comment(ctx, key, inc)
+		if err := j.comment(ctx, key, inc); err != nil {
+			return err
+		}
+		j.delivered(inc)
+		j.save(ctx)
+		return nil
 	}
-	defer j.mu.Unlock()
 	key, err := j.create(ctx, inc)
 	if err != nil {
+		j.mu.Unlock()
 		return err
 	}
-	j.remember(inc.ID, key, inc.Version)
+	evicted := j.issues.put(inc.ID, isResolved(inc), jiraIssue{key: key, version: inc.Version})
+	j.dirty = true
+	j.mu.Unlock()
+	j.countEvicted(evicted)
+	j.save(ctx)
 	return nil
 }
 
-// remember records id -> key; j.mu must be held.
-func (j *Jira) remember(id, key string, version int) {
-	if e, ok := j.issues[id]; ok {
-		ji := e.Value.(*jiraIssue)
-		ji.key, ji.version = key, max(ji.version, version)
-		j.order.MoveToBack(e)
-		return
-	}
-	for j.order.Len() >= j.cfg.MaxTrackedIncidents {
-		old := j.order.Front()
-		j.order.Remove(old)
-		delete(j.issues, old.Value.(*jiraIssue).incidentID)
-		j.evictions.Add(1)
-	}
-	j.issues[id] = j.order.PushBack(&jiraIssue{incidentID: id, key: key, version: version})
-}
-
-func (j *Jira) setVersion(id string, version int) {
+// delivered records that a comment for inc was posted.
+func (j *Jira) delivered(inc *incident.Incident) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if e, ok := j.issues[id]; ok {
-		ji := e.Value.(*jiraIssue)
-		ji.version = max(ji.version, version)
+	if te, ok := j.issues.get(inc.ID); ok {
+		ji := te.val
+		ji.version = max(ji.version, inc.Version)
+		j.issues.put(inc.ID, te.resolved || isResolved(inc), ji)
+		j.dirty = true
 	}
+}
+
+func (j *Jira) countEvicted(n int) {
+	if n > 0 {
+		j.evictions.Add(uint64(n))
+		j.events.dropped("jira_issues_full", n)
+	}
+}
+
+// jiraState is the persisted map: resolved entries, then open ones, each oldest first.
+type jiraState struct {
+	Format int              `json:"format"`
+	Issues []jiraStateEntry `json:"issues"`
+}
+
+type jiraStateEntry struct {
+	ID       string `json:"id"`
+	Key      string `json:"key"`
+	Version  int    `json:"version,omitempty"`
+	Resolved bool   `json:"resolved,omitempty"`
+}
+
+// save writes the map to the store if it changed since the last save. A failed save is counted
+// and logged; the map stays dirty and is written with the next change or at shutdown.
+func (j *Jira) save(ctx context.Context) {
+	if j.store == nil {
+		return
+	}
+	j.saveMu.Lock()
+	defer j.saveMu.Unlock()
+	j.mu.Lock()
+	if !j.dirty {
+		j.mu.Unlock()
+		return
+	}
+	st := jiraState{Format: jiraStateFormat, Issues: make([]jiraStateEntry, 0, j.issues.len())}
+	j.issues.each(func(te *tracked[jiraIssue]) {
+		st.Issues = append(st.Issues, jiraStateEntry{ID: te.id, Key: te.val.key, Version: te.val.version, Resolved: te.resolved})
+	})
+	j.dirty = false
+	j.mu.Unlock()
+
+	data, err := json.Marshal(st)
+	if err == nil {
+		err = j.store.Set(ctx, jiraStateKey, data)
+	}
+	if err != nil {
+		j.mu.Lock()
+		j.dirty = true
+		j.mu.Unlock()
+		j.events.storageError("jira_save")
+		j.logger.Warn("Cannot save the Jira issue keys", zap.Error(err))
+	}
+}
+
+var errJiraState = errors.New("unexpected format")
+
+// load reads the persisted map. If more entries are stored than max_tracked_incidents allows,
+// the oldest are evicted (resolved ones first).
+func (j *Jira) load(ctx context.Context) {
+	data, err := j.store.Get(ctx, jiraStateKey)
+	if err == nil && data == nil {
+		return
+	}
+	var st jiraState
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err == nil && st.Format != jiraStateFormat {
+		err = fmt.Errorf("%w %d", errJiraState, st.Format)
+	}
+	if err == nil {
+		for _, e := range st.Issues {
+			if e.ID == "" || e.Key == "" {
+				err = fmt.Errorf("%w: entry without id or key", errJiraState)
+				break
+			}
+		}
+	}
+	if err != nil {
+		j.events.storageError("jira_load")
+		j.logger.Warn("Ignoring unreadable Jira issue keys, starting empty", zap.Error(err))
+		return
+	}
+	evicted := 0
+	j.mu.Lock()
+	for _, e := range st.Issues {
+		evicted += j.issues.put(e.ID, e.Resolved, jiraIssue{key: e.Key, version: e.Version})
+	}
+	j.dirty = j.dirty || j.issues.len() < len(st.Issues) // write the trimmed map back
+	n := j.issues.len()
+	j.mu.Unlock()
+	j.countEvicted(evicted)
+	j.logger.Debug("Loaded Jira issue keys", zap.Int("incidents", n))
 }
 
 type jiraCreateResponse struct {
@@ -256,11 +385,8 @@ func (j *Jira) comment(ctx context.Context, key string, inc *incident.Incident) 
 	if err != nil {
 		return marshalError(j.Name(), err)
 	}
-	if _, err := j.http.do(ctx, http.MethodPost, j.apiURL("/issue/"+url.PathEscape(key)+"/comment"), body, j.headers()); err != nil {
-		return err
-	}
-	j.setVersion(inc.ID, inc.Version)
-	return nil
+	_, err = j.http.do(ctx, http.MethodPost, j.apiURL("/issue/"+url.PathEscape(key)+"/comment"), body, j.headers())
+	return err
 }
 
 // labels returns the configured labels, then aiops, <source>-analysis and the root-cause service.
@@ -364,6 +490,13 @@ func (j *Jira) commentLines(inc *incident.Incident) []docLine {
 	if isResolved(inc) {
 		at := eventTime(inc)
 		add(lineText, fmt.Sprintf("Incident resolved at %s (version %d).", fmtTime(at), inc.Version))
+		if inc.MergedInto != "" {
+			into := "Merged into incident " + inc.MergedInto
+			if key, ok := j.IssueKey(inc.MergedInto); ok {
+				into += " (" + key + ")"
+			}
+			add(lineText, into+".")
+		}
 		return l
 	}
 	add(lineText, fmt.Sprintf("Incident updated (version %d): severity %s, root cause %s, confidence %.0f%%.", inc.Version, inc.Severity, orUnknown(inc.RootCauseService), inc.Confidence*100))

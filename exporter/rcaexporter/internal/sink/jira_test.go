@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
 
 // fakeJira emulates the two Jira endpoints the sink uses and checks basic auth.
@@ -55,6 +57,14 @@ func newFakeJira(t *testing.T, version int) *fakeJira {
 
 func newJira(t *testing.T, endpoint string, mutate func(*JiraConfig)) *Jira {
 	t.Helper()
+	j := buildJira(t, endpoint, mutate)
+	start(t, j)
+	return j
+}
+
+// buildJira returns a Jira sink that is not started yet.
+func buildJira(t *testing.T, endpoint string, mutate func(*JiraConfig)) *Jira {
+	t.Helper()
 	cfg := NewDefaultJiraConfig()
 	cfg.ClientConfig = clientConfig(endpoint)
 	cfg.ProjectKey = "OPS"
@@ -66,9 +76,7 @@ func newJira(t *testing.T, endpoint string, mutate func(*JiraConfig)) *Jira {
 		mutate(&cfg)
 	}
 	require.NoError(t, cfg.Validate())
-	j := NewJira(cfg, componenttest.NewNopTelemetrySettings())
-	start(t, j)
-	return j
+	return NewJira(cfg, componenttest.NewNopTelemetrySettings())
 }
 
 const wantJiraDescription = "Incident inc-42 (version 1), status open, severity Critical, confidence 87%.\n" +
@@ -277,4 +285,199 @@ func TestJiraValidate(t *testing.T) {
 	ok.ClientConfig.Endpoint = "https://example.atlassian.net"
 	ok.ProjectKey = "OPS"
 	assert.NoError(t, ok.Validate(), "auth may come from headers or an auth extension")
+}
+
+// startJiraWithStore builds and starts a Jira sink that persists its issue keys in store.
+func startJiraWithStore(t *testing.T, endpoint string, store Store, ev *eventLog, mutate func(*JiraConfig)) *Jira {
+	t.Helper()
+	j := buildJira(t, endpoint, mutate)
+	j.events = ev.events()
+	j.SetStore(store)
+	start(t, j)
+	return j
+}
+
+func incidentVersion(id string, version int, resolved bool) *incident.Incident {
+	inc := testIncident()
+	inc.ID, inc.Version = id, version
+	if resolved {
+		r := resolvedIncident()
+		r.ID, r.Version = id, version
+		return r
+	}
+	return inc
+}
+
+func paths(reqs []request) []string {
+	out := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		out = append(out, r.Path)
+	}
+	return out
+}
+
+func TestJiraIssueKeysSurviveRestart(t *testing.T) {
+	f := newFakeJira(t, 2)
+	store := newMemStore()
+	ev := newEventLog()
+	ctx := context.Background()
+
+	before := startJiraWithStore(t, f.rec.srv.URL, store, ev, nil)
+	require.NoError(t, before.Send(ctx, incidentVersion("inc-42", 1, false)))
+	require.NoError(t, before.Send(ctx, incidentVersion("inc-43", 1, false)))
+	require.NoError(t, before.Send(ctx, incidentVersion("inc-43", 2, false)))
+	assert.JSONEq(t, `{"format":1,"issues":[{"id":"inc-42","key":"OPS-1","version":1},{"id":"inc-43","key":"OPS-2","version":2}]}`,
+		store.value(jiraStateKey), "saved on every change, without waiting for shutdown")
+	require.NoError(t, before.Shutdown(ctx)) // collector restart
+
+	after := startJiraWithStore(t, f.rec.srv.URL, store, ev, nil)
+	key, ok := after.IssueKey("inc-42")
+	require.True(t, ok, "loaded on Start")
+	assert.Equal(t, "OPS-1", key)
+	require.NoError(t, after.Send(ctx, incidentVersion("inc-42", 2, false)))
+	require.NoError(t, after.Send(ctx, incidentVersion("inc-43", 2, false)), "the delivered version survived too: duplicate skipped")
+	require.NoError(t, after.Send(ctx, incidentVersion("inc-42", 3, true)))
+
+	assert.Equal(t, int64(2), f.created.Load(), "no duplicate issue after the restart")
+	assert.Equal(t, []string{
+		"/rest/api/2/issue", "/rest/api/2/issue", "/rest/api/2/issue/OPS-2/comment", // before the restart
+		"/rest/api/2/issue/OPS-1/comment", "/rest/api/2/issue/OPS-1/comment", // after: update, final comment
+	}, paths(f.rec.all()))
+	reqs := f.rec.all()
+	assert.JSONEq(t, `{"body":"Incident resolved at 2026-03-04T10:10:00Z (version 3).\n"}`, string(reqs[4].Body))
+	assert.JSONEq(t, `{"format":1,"issues":[{"id":"inc-42","key":"OPS-1","version":3,"resolved":true},{"id":"inc-43","key":"OPS-2","version":2}]}`,
+		store.value(jiraStateKey))
+	dropped, storage := ev.snapshot()
+	assert.Empty(t, dropped)
+	assert.Empty(t, storage)
+
+	// Without the store (the old behaviour) the same update opened a duplicate issue.
+	memOnly := newJira(t, f.rec.srv.URL, nil)
+	require.NoError(t, memOnly.Send(ctx, incidentVersion("inc-43", 3, false)))
+	assert.Equal(t, int64(3), f.created.Load())
+}
+
+func TestJiraUnreadableStoredKeysStartEmpty(t *testing.T) {
+	for name, tc := range map[string]struct {
+		stored  string
+		failGet bool
+	}{
+		"not json":            {stored: `{"format":1,"issues":[{"id":`},
+		"unknown format":      {stored: `{"format":7,"issues":[]}`},
+		"entry without a key": {stored: `{"format":1,"issues":[{"id":"inc-42"}]}`},
+		"wrong types":         {stored: `{"format":1,"issues":{"inc-42":"OPS-9"}}`},
+		"storage read error":  {failGet: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeJira(t, 2)
+			store := newMemStore()
+			store.data[jiraStateKey] = []byte(tc.stored)
+			store.failGet = tc.failGet
+			ev := newEventLog()
+			j := startJiraWithStore(t, f.rec.srv.URL, store, ev, nil) // never fails start-up
+			_, storage := ev.snapshot()
+			assert.Equal(t, map[string]int{"jira_load": 1}, storage)
+			_, ok := j.IssueKey("inc-42")
+			assert.False(t, ok)
+
+			store.setFail(false, false)
+			require.NoError(t, j.Send(context.Background(), testIncident()))
+			assert.JSONEq(t, `{"format":1,"issues":[{"id":"inc-42","key":"OPS-1","version":1}]}`, store.value(jiraStateKey),
+				"the unreadable data is replaced")
+		})
+	}
+}
+
+func TestJiraEmptyStoreLoadsNothing(t *testing.T) {
+	f := newFakeJira(t, 2)
+	store := newMemStore()
+	ev := newEventLog()
+	startJiraWithStore(t, f.rec.srv.URL, store, ev, nil)
+	_, storage := ev.snapshot()
+	assert.Empty(t, storage, "a missing key is not an error")
+	assert.Zero(t, store.setCount(), "nothing to save")
+}
+
+func TestJiraFailedSaveIsCountedAndRetried(t *testing.T) {
+	f := newFakeJira(t, 2)
+	store := newMemStore()
+	store.failSet = true
+	ev := newEventLog()
+	j := startJiraWithStore(t, f.rec.srv.URL, store, ev, nil)
+	require.NoError(t, j.Send(context.Background(), testIncident()), "the issue exists: a storage failure does not fail the delivery")
+	_, storage := ev.snapshot()
+	assert.Equal(t, map[string]int{"jira_save": 1}, storage)
+	assert.Empty(t, store.value(jiraStateKey))
+
+	store.setFail(false, false)
+	require.NoError(t, j.Shutdown(context.Background()))
+	assert.JSONEq(t, `{"format":1,"issues":[{"id":"inc-42","key":"OPS-1","version":1}]}`, store.value(jiraStateKey),
+		"the unsaved change is written at shutdown")
+	n := store.setCount()
+	require.NoError(t, j.Shutdown(context.Background()))
+	assert.Equal(t, n, store.setCount(), "nothing changed: no second write")
+}
+
+func TestJiraResolvedEntriesAreEvictedFirst(t *testing.T) {
+	f := newFakeJira(t, 2)
+	store := newMemStore()
+	ev := newEventLog()
+	ctx := context.Background()
+	j := startJiraWithStore(t, f.rec.srv.URL, store, ev, func(c *JiraConfig) { c.MaxTrackedIncidents = 2 })
+
+	require.NoError(t, j.Send(ctx, incidentVersion("a", 1, false)))
+	require.NoError(t, j.Send(ctx, incidentVersion("b", 1, false)))
+	require.NoError(t, j.Send(ctx, incidentVersion("b", 2, true))) // final comment, b becomes evictable
+	require.NoError(t, j.Send(ctx, incidentVersion("c", 1, false)))
+	_, ok := j.IssueKey("b")
+	assert.False(t, ok, "the resolved incident made room")
+	_, ok = j.IssueKey("a")
+	assert.True(t, ok, "the older but open incident is kept")
+	assert.Zero(t, j.Evictions())
+	dropped, _ := ev.snapshot()
+	assert.Empty(t, dropped, "evicting a resolved incident loses nothing")
+
+	require.NoError(t, j.Send(ctx, incidentVersion("d", 1, false)))
+	_, ok = j.IssueKey("a")
+	assert.False(t, ok, "only open incidents left: the least recently used goes")
+	assert.Equal(t, uint64(1), j.Evictions())
+	dropped, _ = ev.snapshot()
+	assert.Equal(t, map[string]int{"jira_issues_full": 1}, dropped)
+	assert.JSONEq(t, `{"format":1,"issues":[{"id":"c","key":"OPS-3","version":1},{"id":"d","key":"OPS-4","version":1}]}`,
+		store.value(jiraStateKey))
+	assert.Equal(t, "/rest/api/2/issue/OPS-2/comment", f.rec.all()[2].Path, "b got its final comment")
+}
+
+func TestJiraLoadIntoSmallerBound(t *testing.T) {
+	f := newFakeJira(t, 2)
+	store := newMemStore()
+	store.data[jiraStateKey] = []byte(`{"format":1,"issues":[` +
+		`{"id":"r1","key":"OPS-1","version":2,"resolved":true},` +
+		`{"id":"o1","key":"OPS-2","version":1},{"id":"o2","key":"OPS-3","version":4},{"id":"o3","key":"OPS-4","version":1}]}`)
+	ev := newEventLog()
+	j := startJiraWithStore(t, f.rec.srv.URL, store, ev, func(c *JiraConfig) { c.MaxTrackedIncidents = 2 })
+	dropped, _ := ev.snapshot()
+	assert.Equal(t, map[string]int{"jira_issues_full": 1}, dropped, "r1 silently, then o1 counted")
+	for id, want := range map[string]bool{"r1": false, "o1": false, "o2": true, "o3": true} {
+		_, ok := j.IssueKey(id)
+		assert.Equal(t, want, ok, id)
+	}
+	require.NoError(t, j.Shutdown(context.Background()))
+	assert.JSONEq(t, `{"format":1,"issues":[{"id":"o2","key":"OPS-3","version":4},{"id":"o3","key":"OPS-4","version":1}]}`,
+		store.value(jiraStateKey), "the trimmed map is written back")
+}
+
+func TestJiraMergedIncidentFinalComment(t *testing.T) {
+	f := newFakeJira(t, 2)
+	j := newJira(t, f.rec.srv.URL, nil)
+	ctx := context.Background()
+	require.NoError(t, j.Send(ctx, incidentVersion("inc-1", 1, false)))
+	require.NoError(t, j.Send(ctx, incidentVersion("inc-2", 1, false)))
+	merged := incidentVersion("inc-2", 2, true)
+	merged.MergedInto = "inc-1"
+	require.NoError(t, j.Send(ctx, merged))
+	reqs := f.rec.all()
+	require.Len(t, reqs, 3)
+	assert.Equal(t, "/rest/api/2/issue/OPS-2/comment", reqs[2].Path)
+	assert.JSONEq(t, `{"body":"Incident resolved at 2026-03-04T10:10:00Z (version 2).\nMerged into incident inc-1 (OPS-1).\n"}`, string(reqs[2].Body))
 }

@@ -76,6 +76,16 @@ func (m *Multi) Sinks() []Sink { return m.sinks }
 // Evictions counts entries dropped from the bounded delivered-set memory.
 func (m *Multi) Evictions() uint64 { return m.evictions.Load() }
 
+// SetStore gives every sink that keeps state across restarts (Jira) the store s. Call it
+// before Start.
+func (m *Multi) SetStore(s Store) {
+	for _, sk := range m.sinks {
+		if st, ok := sk.(stateful); ok {
+			st.SetStore(s)
+		}
+	}
+}
+
 // Start starts every sink; on failure the sinks already started are shut down.
 func (m *Multi) Start(ctx context.Context, host component.Host) error {
 	for i, s := range m.sinks {
@@ -107,7 +117,6 @@ func (m *Multi) Send(ctx context.Context, incs ...*incident.Incident) (map[strin
 		counts[s.Name()] = Counts{}
 	}
 	var failures []error
-	allPermanent := true
 	for _, inc := range incs {
 		if inc == nil {
 			continue
@@ -136,19 +145,32 @@ func (m *Multi) Send(ctx context.Context, incs ...*incident.Incident) (map[strin
 				failures = append(failures, errs[i])
 				if consumererror.IsPermanent(errs[i]) {
 					done |= 1 << i
-				} else {
-					allPermanent = false
 				}
 			}
 			counts[s.Name()] = c
 		}
 		m.setDone(key, done)
 	}
+	return counts, JoinErrors(failures...)
+}
+
+// JoinErrors joins delivery errors (nil ones are skipped) for exporterhelper: the result is
+// permanent only if every error is permanent, otherwise retryable, keeping any Retry-After
+// delay (exporterhelper uses the first one found).
+func JoinErrors(errs ...error) error {
+	var failures []error
+	allPermanent := true
+	for _, err := range errs {
+		if err != nil {
+			failures = append(failures, err)
+			allPermanent = allPermanent && consumererror.IsPermanent(err)
+		}
+	}
 	if len(failures) == 0 {
-		return counts, nil
+		return nil
 	}
 	if allPermanent {
-		return counts, consumererror.NewPermanent(errors.Join(failures...))
+		return consumererror.NewPermanent(errors.Join(failures...))
 	}
 	// A permanent error inside a join would make the whole error permanent for exporterhelper;
 	// flatten those to their text so the request is retried for the retryable sinks.
@@ -157,7 +179,7 @@ func (m *Multi) Send(ctx context.Context, incs ...*incident.Incident) (map[strin
 			failures[i] = errors.New(err.Error())
 		}
 	}
-	return counts, errors.Join(failures...)
+	return errors.Join(failures...)
 }
 
 func (m *Multi) doneMask(key deliveryKey) uint64 {
