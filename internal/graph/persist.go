@@ -209,12 +209,12 @@ func decode(data []byte) (*decoded, error) {
 		system := r.str()
 		switch {
 		case r.err != nil:
-		case name == "" || names[name]:
+		case name == "" || names[nodeKey(name, kind)]:
 			r.fail("bad node name")
 		case kind >= numNodeKinds:
 			r.fail("bad node kind")
 		default:
-			names[name] = true
+			names[nodeKey(name, kind)] = true
 			d.nodes = append(d.nodes, node{name: name, kind: kind, system: system, live: true})
 		}
 	}

@@ -828,8 +828,18 @@ func (s *Store) serviceNode(name string) (int32, bool) {
 	return i, ok
 }
 
+// nodeKey is the index key of a node: its name, except for the user node, which has a key of
+// its own so that a service that happens to carry the user node's name (a "user" service) stays
+// a separate node instead of turning the graph into a cycle through the entry.
+func nodeKey(name string, kind NodeKind) string {
+	if kind == NodeUser {
+		return "\x00user\x00" + name
+	}
+	return name
+}
+
 func (s *Store) internNode(name string, kind NodeKind, system string) (int32, bool) {
-	if i, ok := s.nodeIdx[name]; ok {
+	if i, ok := s.nodeIdx[nodeKey(name, kind)]; ok {
 		n := &s.nodes[i]
 		if kind.rank() > n.kind.rank() {
 			n.kind = kind
@@ -858,7 +868,7 @@ func (s *Store) internNode(name string, kind NodeKind, system string) (int32, bo
 		s.nodes = append(s.nodes, nd)
 		i = int32(len(s.nodes) - 1)
 	}
-	s.nodeIdx[name] = i
+	s.nodeIdx[nodeKey(name, kind)] = i
 	s.stats.Nodes++
 	return i, true
 }
@@ -1002,7 +1012,7 @@ func (s *Store) gc() {
 	for i := range s.nodes {
 		n := &s.nodes[i]
 		if n.live && n.refs <= 0 {
-			delete(s.nodeIdx, n.name)
+			delete(s.nodeIdx, nodeKey(n.name, n.kind))
 			*n = node{}
 			s.freeNode = append(s.freeNode, int32(i))
 			s.stats.Nodes--

@@ -457,3 +457,39 @@ func TestLatencies(t *testing.T) {
 	assert.Zero(t, bc.ClientLatency.Count, "inferred edges have no client side")
 	assert.Equal(t, uint64(1), bc.ServerLatency.Count)
 }
+
+// A service named like the user node ("user", as in many shops) is a node of its own: the entry
+// edge comes from the user node, the call into the service goes to the service.
+func TestServiceNamedLikeTheUserNode(t *testing.T) {
+	st, err := New(DefaultConfig())
+	require.NoError(t, err)
+	feed(st, []op{spans(
+		sp{1, 1, 0, "frontend", KindServer, 0, 100, false, Peer{Kind: PeerHTTP}},
+		sp{1, 2, 1, "frontend", KindClient, 10, 90, false, httpPeer("user")},
+		sp{1, 3, 2, "user", KindServer, 12, 88, false, Peer{Kind: PeerHTTP}},
+	)})
+	edges := st.Snapshot()
+	require.Len(t, edges, 2)
+	kinds := map[string][2]NodeKind{}
+	for _, e := range edges {
+		kinds[key(e)] = [2]NodeKind{e.Client.Kind, e.Server.Kind}
+	}
+	assert.Equal(t, map[string][2]NodeKind{
+		"user->frontend/virtual": {NodeUser, NodeService},
+		"frontend->user/http":    {NodeService, NodeService},
+	}, kinds)
+	assert.Equal(t, 3, st.Stats().Nodes, "user node, frontend and the user service")
+
+	// the distinction survives a snapshot round trip
+	b, err := st.MarshalBinary()
+	require.NoError(t, err)
+	st2, err := New(DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, st2.UnmarshalBinary(b))
+	assert.Equal(t, 3, st2.Stats().Nodes)
+	kinds2 := map[string][2]NodeKind{}
+	for _, e := range st2.Snapshot() {
+		kinds2[key(e)] = [2]NodeKind{e.Client.Kind, e.Server.Kind}
+	}
+	assert.Equal(t, kinds, kinds2)
+}

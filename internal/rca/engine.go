@@ -249,6 +249,11 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 	if w.Errors > w.Calls {
 		w.Errors = w.Calls
 	}
+	if w.ClientKind == "user" {
+		// The user node (logs2graph's user_node, "user" by default) is not a service: a service
+		// that carries the same name (a "user" service) must stay a separate node.
+		w.Client = "[" + w.Client + "]"
+	}
 	e.bump(w.WindowEnd)
 	ed := e.g.upsert(&w, e.cfg.MaxEdges)
 	if ed == nil {

@@ -653,3 +653,35 @@ func TestRestoredOpenIncidentsAreBounded(t *testing.T) {
 	assert.Equal(t, 2, s2.e.OpenIncidents())
 	assert.Equal(t, uint64(1), s2.e.Stats().DroppedIncidentsFull)
 }
+
+// A service named like logs2graph's user node stays a separate node: no cycle through the entry,
+// and the propagation path ends at the entry service.
+func TestServiceNamedLikeTheUserNode(t *testing.T) {
+	links := []link{
+		{"user", "frontend", "user", "service"},
+		{"frontend", "checkout", "service", "service"},
+		{"checkout", "user", "service", "service"},
+		{"checkout", "payment", "service", "service"},
+	}
+	s := newSim(t, nil)
+	s.runFault(links, t0, 2*60*sec,
+		[]edgeFault{
+			{clientName: "checkout", serverName: "user", errRate: 0.6},
+			{clientName: "frontend", serverName: "checkout", errRate: 0.5},
+			{clientName: "user", serverName: "frontend", errRate: 0.5},
+		},
+		[]event{
+			{svc: "user", typ: "error_burst", tid: "u1", tpl: "profile store unavailable", score: 0.8, at: 1 * sec, every: 3 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c1", tpl: "call to user failed", score: 0.8, at: 1 * sec, every: 3 * sec},
+			{svc: "frontend", typ: "error_burst", tid: "f1", tpl: "checkout failed", score: 0.8, at: 1 * sec, every: 3 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "user", inc.RootCauseService, "candidates %+v", inc.Candidates)
+		assert.Equal(t, []string{"user", "checkout", "frontend"}, inc.PropagationPath)
+		for _, c := range inc.Candidates {
+			assert.NotEqual(t, "[user]", c.Service, "the user node is never a candidate")
+		}
+	}
+}
