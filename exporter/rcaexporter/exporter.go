@@ -184,42 +184,41 @@ func (e *rcaExporter) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (e *rcaExporter) idleLoop(ctx context.Context) {
-	tick := e.clock.NewTicker(max(e.cfg.IdleAdvance/4, time.Second))
+// every calls fn on each tick of a clock ticker until ctx is cancelled.
+func (e *rcaExporter) every(ctx context.Context, d time.Duration, fn func()) {
+	tick := e.clock.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.Chan():
-			e.mu.Lock()
-			idle := e.clock.Since(e.lastInput)
-			var changed []incident.Incident
-			if idle >= e.cfg.IdleAdvance && e.engine.Watermark() > 0 {
-				changed = e.engine.Advance(e.engine.Watermark() + int64(idle))
-				e.lastInput = e.clock.Now()
-			}
-			e.recordStatsLocked(ctx)
-			e.mu.Unlock()
-			e.forward(ctx, changed)
+			fn()
 		}
 	}
+}
+
+// idleLoop advances event time while no input arrives, so that incidents resolve.
+func (e *rcaExporter) idleLoop(ctx context.Context) {
+	e.every(ctx, max(e.cfg.IdleAdvance/4, time.Second), func() {
+		e.mu.Lock()
+		idle := e.clock.Since(e.lastInput)
+		var changed []incident.Incident
+		if idle >= e.cfg.IdleAdvance && e.engine.Watermark() > 0 {
+			changed = e.engine.Advance(e.engine.Watermark() + int64(idle))
+			e.lastInput = e.clock.Now()
+		}
+		e.recordStatsLocked(ctx)
+		e.mu.Unlock()
+		e.forward(ctx, changed)
+	})
 }
 
 // resendLoop asks the Alertmanager sink, through the sending queue (so retries apply), to
 // re-send the firing alerts of open incidents every interval of wall-clock time: Alertmanager
 // resolves alerts on its own when they are not re-sent within its resolve_timeout.
-func (e *rcaExporter) resendLoop(ctx context.Context, every time.Duration) {
-	tick := e.clock.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.Chan():
-			e.enqueueResend(ctx)
-		}
-	}
+func (e *rcaExporter) resendLoop(ctx context.Context, d time.Duration) {
+	e.every(ctx, d, func() { e.enqueueResend(ctx) })
 }
 
 func (e *rcaExporter) enqueueResend(ctx context.Context) {

@@ -195,30 +195,44 @@ func (k *KnowledgeBase) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return frame(kbMagic, kbVersion, payload), nil
+}
+
+// frame wraps a payload as magic, version byte, CRC-32 (IEEE, big endian) of the payload, payload.
+func frame(magic []byte, version byte, payload []byte) []byte {
 	var b bytes.Buffer
-	b.Write(kbMagic)
-	b.WriteByte(kbVersion)
+	b.Write(magic)
+	b.WriteByte(version)
 	var crc [4]byte
 	binary.BigEndian.PutUint32(crc[:], crc32.ChecksumIEEE(payload))
 	b.Write(crc[:])
 	b.Write(payload)
-	return b.Bytes(), nil
+	return b.Bytes()
+}
+
+// unframe checks the magic, version and checksum written by frame and returns the payload.
+func unframe(data, magic []byte, version byte, what string) ([]byte, error) {
+	hdr := len(magic) + 1 + 4
+	if len(data) < hdr || !bytes.Equal(data[:len(magic)], magic) {
+		return nil, fmt.Errorf("rca: not a %s snapshot", what)
+	}
+	if v := data[len(magic)]; v != version {
+		return nil, fmt.Errorf("rca: unsupported %s snapshot version %d", what, v)
+	}
+	payload := data[hdr:]
+	if crc32.ChecksumIEEE(payload) != binary.BigEndian.Uint32(data[len(magic)+1:hdr]) {
+		return nil, fmt.Errorf("rca: %s snapshot checksum mismatch", what)
+	}
+	return payload, nil
 }
 
 // UnmarshalBinary replaces the contents with a snapshot. On any error the knowledge base is
 // unchanged. A snapshot larger than the bound keeps the newest entries and counts the rest as
 // evicted.
 func (k *KnowledgeBase) UnmarshalBinary(data []byte) error {
-	hdr := len(kbMagic) + 1 + 4
-	if len(data) < hdr || !bytes.Equal(data[:len(kbMagic)], kbMagic) {
-		return errors.New("rca: not a knowledge base snapshot")
-	}
-	if v := data[len(kbMagic)]; v != kbVersion {
-		return fmt.Errorf("rca: unsupported knowledge base snapshot version %d", v)
-	}
-	payload := data[hdr:]
-	if crc32.ChecksumIEEE(payload) != binary.BigEndian.Uint32(data[len(kbMagic)+1:hdr]) {
-		return errors.New("rca: knowledge base snapshot checksum mismatch")
+	payload, err := unframe(data, kbMagic, kbVersion, "knowledge base")
+	if err != nil {
+		return err
 	}
 	var list []*PastIncident
 	if err := json.Unmarshal(payload, &list); err != nil {

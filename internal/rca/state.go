@@ -5,11 +5,9 @@ package rca
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"sort"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
@@ -94,14 +92,7 @@ func (e *Engine) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.Write(engineMagic)
-	b.WriteByte(engineVersion)
-	var crc [4]byte
-	binary.BigEndian.PutUint32(crc[:], crc32.ChecksumIEEE(payload))
-	b.Write(crc[:])
-	b.Write(payload)
-	return b.Bytes(), nil
+	return frame(engineMagic, engineVersion, payload), nil
 }
 
 // UnmarshalBinary restores a snapshot of MarshalBinary (or a knowledge-base-only snapshot of an
@@ -112,16 +103,9 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 	if bytes.HasPrefix(data, kbMagic) {
 		return e.kb.UnmarshalBinary(data)
 	}
-	hdr := len(engineMagic) + 1 + 4
-	if len(data) < hdr || !bytes.Equal(data[:len(engineMagic)], engineMagic) {
-		return errors.New("rca: not an engine snapshot")
-	}
-	if v := data[len(engineMagic)]; v != engineVersion {
-		return fmt.Errorf("rca: unsupported engine snapshot version %d", v)
-	}
-	payload := data[hdr:]
-	if crc32.ChecksumIEEE(payload) != binary.BigEndian.Uint32(data[len(engineMagic)+1:hdr]) {
-		return errors.New("rca: engine snapshot checksum mismatch")
+	payload, err := unframe(data, engineMagic, engineVersion, "engine")
+	if err != nil {
+		return err
 	}
 	var st engineState
 	if err := json.Unmarshal(payload, &st); err != nil {
