@@ -117,7 +117,8 @@ func TestSeverityBands(t *testing.T) {
 func TestBurstPValue(t *testing.T) {
 	// no errors before: P = q^k with q = w/(w+covered)
 	assert.InDelta(t, 0.125, burstPValue(3, 0, 10, 10), 1e-12)
-	assert.InDelta(t, math.Pow(10.0/1450, 3), burstPValue(3, 0, 10, 1440), 1e-15)
+	q := 10.0 / 1450
+	assert.InDelta(t, q*q*q, burstPValue(3, 0, 10, 1440), 1e-15)
 	// Binomial(20, 1/2): P(X >= 15) = sum_{i=15..20} C(20,i) / 2^20 = 21700 / 1048576
 	assert.InDelta(t, 21700.0/1048576, burstPValue(15, 5, 10, 10), 1e-12)
 	assert.InDelta(t, 1.0, burstPValue(0, 5, 10, 10), 0)
