@@ -869,3 +869,16 @@ func TestRegularTemplateIsNotRare(t *testing.T) {
 	}
 	assert.True(t, last)
 }
+
+// BenchmarkBurstPValue: the p-value is computed for every error record once a window holds
+// min_count errors, so an error storm pays it per record.
+func BenchmarkBurstPValue(b *testing.B) {
+	var sink float64
+	for i := 0; b.Loop(); i++ {
+		k := uint64(20 + i%50000)
+		sink += burstPValue(k, 3*k/2, 600, 86400)
+	}
+	if sink < 0 {
+		b.Fatal(sink)
+	}
+}
