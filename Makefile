@@ -95,7 +95,7 @@ bench-collector: build
 eval:
 	$(GO) run ./cmd/evalparse -data $(DATA)/loghub2k
 	$(GO) run ./cmd/evalanomaly -data $(DATA)
-	$(GO) run ./cmd/evalrca -n 24
+	$(GO) run ./cmd/evalrca -n 36
 
 clean:
 	rm -rf build bin
