@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
+.PHONY: all build run run-files test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
 
 all: build
 
@@ -37,12 +37,18 @@ $(DIST): $(OCB) builder-config.yaml $(GO_SOURCES)
 	$(OCB) --config builder-config.yaml
 	cp build/otelcol-aiops/otelcol-aiops $(DIST)
 
-## run: build the distribution and run it on the bundled demo (Ctrl-C to stop). Lines of normal
-## records are hidden so the anomalous ones stand out; everything else the collector prints is shown.
-## The demo trace sender (cmd/demotraces) posts the bundled traces to the collector's loopback OTLP
-## port once it is up, then exits.
-run: build $(BIN)/demotraces
-	( $(BIN)/demotraces >&2 & ); set -o pipefail; $(DIST) --config testdata/demo/config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
+## run: build the distribution and run the whole chain on the bundled demo (Ctrl-C to stop): the
+## fault-injection simulator (cmd/aiops-sim, default shop, orders-db pool exhaustion at minute 18 of
+## event time, 30x speed) sends OTLP logs and traces to the collector, which prints anomalies, edges
+## and, about 40 s after the start, the incident with its root cause. Lines of normal records are
+## hidden. Event time ends at the start time, so no timestamp is in the future.
+run: build $(BIN)/aiops-sim
+	( $(BIN)/aiops-sim -target orders-db -start $$(date -u -d '-25 min' +%Y-%m-%dT%H:%M:%SZ) >&2 & ); set -o pipefail; $(DIST) --config testdata/demo/config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
+
+## run-files: the file demo: bundled log files of three services (file_log receiver) and bundled
+## traces (cmd/demotraces posts them once the collector is up).
+run-files: build $(BIN)/demotraces
+	( $(BIN)/demotraces >&2 & ); set -o pipefail; $(DIST) --config testdata/demo/files-config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
 
 $(BIN)/demotraces: $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/demotraces
@@ -56,6 +62,7 @@ go-test:
 
 dist-test: build
 	$(DIST) validate --config testdata/demo/config.yaml
+	$(DIST) validate --config testdata/demo/files-config.yaml
 
 ## e2e: the built collector receives a simulated fault over OTLP and must name its root cause
 e2e: build $(BIN)/aiops-sim

@@ -3,7 +3,7 @@
 
 // Command demotraces sends the bundled demo traces (OTLP/JSON lines, one export request per
 // line, as written by testdata/demo/traces/gen_traces.py) to a collector's OTLP/HTTP receiver
-// as protobuf, for the demo (`make run`). It waits for the collector to come up (retrying
+// as protobuf, for the file demo (`make run-files`). It waits for the collector to come up (retrying
 // for -wait), then sends every line in order. Only loopback endpoints are accepted.
 //
 //	demotraces -file testdata/demo/traces/traces.jsonl -endpoint http://127.0.0.1:4318

@@ -178,7 +178,13 @@ func (e *Engine) rank(inc *openInc) {
 	out.ID = inc.id
 	out.Status = incident.StatusOpen
 	out.Source = "statistical"
-	out.StartedAt = timeOf(inc.start)
+	// The incident started with its first symptom; unusual lines of its services from before
+	// that (which joined it) are evidence, not the start.
+	started := inc.start
+	if bySymptom {
+		started = minOnset
+	}
+	out.StartedAt = timeOf(started)
 	out.UpdatedAt = timeOf(inc.last)
 	out.ResolvedAt = nil
 	out.AffectedServices = affected
@@ -664,8 +670,15 @@ func explanation(inc *openInc, cs []*cand, out *incident.Incident) string {
 		sa   *svcAgg
 	}
 	var evs []ev
-	for _, s := range serviceList(inc) {
-		evs = append(evs, ev{inc.services[s].onset, s, inc.services[s]})
+	for _, c := range cs {
+		if c.sa == nil {
+			continue
+		}
+		t := c.sa.onset
+		if c.hasOnset {
+			t = c.onsetAt
+		}
+		evs = append(evs, ev{t, c.name, c.sa})
 	}
 	sort.SliceStable(evs, func(i, j int) bool {
 		if evs[i].t != evs[j].t {
@@ -683,7 +696,11 @@ func explanation(inc *openInc, cs []*cand, out *incident.Incident) string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%s %s first anomalous (%s, %s, %d records)", timeOf(x.t).Format("15:04:05"), x.name,
+		what := "first symptom"
+		if x.sa.symptoms == 0 {
+			what = "unusual lines only, first"
+		}
+		fmt.Fprintf(&b, "%s %s %s (%s, %s, %d records)", timeOf(x.t).Format("15:04:05"), x.name, what,
 			dominantType(x.sa), x.sa.sev, x.sa.count)
 	}
 	fmt.Fprintf(&b, ". Root cause: %s (score %.2f", cs[0].name, cs[0].score)
