@@ -221,10 +221,9 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 		if covered < w || k < uint64(cfg.MinCount) {
 			return // less than one window of history
 		}
-		// Expected errors in the window, with half a pseudo-count so
-		// that a baseline without errors does not make every error
-		// significant.
-		lambda := (float64(base) + 0.5) / float64(covered) * float64(w)
+		// Expected errors in the window at the baseline rate (for the
+		// reason text and the direction; burstPValue judges significance).
+		lambda := float64(base) / float64(covered) * float64(w)
 		if float64(k) <= lambda {
 			return
 		}
