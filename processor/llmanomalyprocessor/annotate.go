@@ -38,16 +38,22 @@ const (
 
 // Reasons for the records_malformed metric that the annotator counts itself.
 const (
-	badEmptyBody      = iota // body empty or missing
-	badBinaryBody            // bytes or NUL-carrying strings that are not text
-	badInvalidUTF8           // string body with invalid UTF-8, repaired before mining
-	badNonStringBody         // int, double, bool, slice or map body without a message field
-	badMissingService        // resource without service.name
-	badZeroTimestamp         // neither timestamp nor observed timestamp set
+	badEmptyBody           = iota // body empty or missing
+	badBinaryBody                 // bytes or NUL-carrying strings that are not text
+	badInvalidUTF8                // string body with invalid UTF-8, repaired before mining
+	badNonStringBody              // int, double, bool, slice or map body without a message field
+	badMissingService             // resource without service.name
+	badImpossibleTimestamp        // timestamp before 1971 or more than a day ahead (re-stamped)
+	badClockAhead                 // timestamp too far ahead of a live wall clock (re-stamped)
+	badLate                       // arrived after event time had passed it by allowed_lateness
+	badClockSourcesEvicted        // services forgotten by the event-time clock (max_services bound)
 	badCount
 )
 
-var badNames = [badCount]string{"empty_body", "binary_body", "invalid_utf8", "non_string_body", "missing_service", "zero_timestamp"}
+var badNames = [badCount]string{
+	"empty_body", "binary_body", "invalid_utf8", "non_string_body", "missing_service",
+	"impossible_timestamp", "clock_ahead", "late", "clock_sources_evicted",
+}
 
 // annotator adapts one pdata record at a time to the analyzer and writes the results back.
 // It is used under logsProcessor.emitMu and reuses its scratch state across records.
@@ -83,7 +89,7 @@ func (a *annotator) annotate(an *analyzer.Analyzer, lr plog.LogRecord) {
 	if a.service == "" {
 		a.bad[badMissingService]++
 	}
-	ts := a.eventTime(lr)
+	ts := eventTime(lr)
 	msg, ok := a.message(lr.Body())
 	attrs := lr.Attributes()
 	if !ok {
@@ -202,17 +208,6 @@ func (a *annotator) text(s string) (string, bool) {
 	return msg, true
 }
 
-func (a *annotator) eventTime(lr plog.LogRecord) int64 {
-	if ts := lr.Timestamp(); ts != 0 {
-		return int64(ts)
-	}
-	if ts := lr.ObservedTimestamp(); ts != 0 {
-		return int64(ts)
-	}
-	a.bad[badZeroTimestamp]++
-	return 0
-}
-
 // severity returns the record's severity number, derived from its text when the number is unset.
 func severity(lr plog.LogRecord) int32 {
 	if n := lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
@@ -240,6 +235,14 @@ func severityFromText(s string) int32 {
 		return int32(plog.SeverityNumberFatal)
 	}
 	return 0
+}
+
+// serviceKey is the analyzer's and the event-time clock's key of a service.
+func serviceKey(name string) string {
+	if name == "" {
+		return analyzer.UnknownService
+	}
+	return name
 }
 
 func serviceName(res pcommon.Resource) string {

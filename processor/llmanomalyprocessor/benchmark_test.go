@@ -55,14 +55,27 @@ func benchBatches(nBatches, perBatch int) []plog.Logs {
 	return out
 }
 
+// shift moves every record of ld later by d, so replayed batches keep event time moving.
+func shift(ld plog.Logs, d time.Duration) {
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lrs.At(k).SetTimestamp(lrs.At(k).Timestamp() + pcommon.Timestamp(d))
+			}
+		}
+	}
+}
+
 // BenchmarkProcessorConsumeLogs measures records/s through ConsumeLogs (batching, mining,
 // detection, annotation) with a no-op next consumer.
 func BenchmarkProcessorConsumeLogs(b *testing.B) {
 	const perBatch = 1000
 	batches := benchBatches(64, perBatch)
 	cfg := createDefaultConfig().(*Config)
-	cfg.MaxRecords = perBatch / 4
-	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), clockwork.NewFakeClock())
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), clockwork.NewFakeClockAt(wallBase))
 	require.NoError(b, err)
 	ctx := context.Background()
 	// Warm the miner and the detectors.
@@ -77,6 +90,7 @@ func BenchmarkProcessorConsumeLogs(b *testing.B) {
 		j := i % len(batches)
 		work[j] = plog.NewLogs()
 		batches[j].CopyTo(work[j])
+		shift(work[j], time.Duration(8+i/len(batches)*len(batches))*perBatch*10*time.Millisecond)
 		b.StartTimer()
 		if err := p.ConsumeLogs(ctx, work[j]); err != nil {
 			b.Fatal(err)

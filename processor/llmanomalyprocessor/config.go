@@ -18,13 +18,22 @@ import (
 
 // Config defines the configuration of the llm_anomaly processor.
 type Config struct {
-	// MaxRecords is the number of records of one resource that triggers the analysis of its batch.
-	MaxRecords int `mapstructure:"max_records"`
-	// Timeout is the longest time (wall clock) a record waits in a batch before the batch is analysed.
+	// AllowedLateness is how far behind the services' event time a record may arrive and still be
+	// analysed in order. Records are held until event time (the second most advanced service's
+	// latest timestamp) has passed them by allowed_lateness, then each service's records are
+	// analysed in event-time order, so arrival order and batching never change a verdict.
+	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
+	// MaxClockSkew: while event time follows the wall clock, a record stamped more than this far
+	// ahead of the wall clock is re-stamped with its observed time (else the wall clock) and
+	// counted. 0 disables the check. Timestamps before 1971 or more than a day ahead are always
+	// re-stamped.
+	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
+	// Timeout: when no record has arrived for this long (wall clock), every held record is
+	// analysed and forwarded (the input has stopped, or is too sparse to move event time).
 	Timeout time.Duration `mapstructure:"timeout"`
-	// MaxHeldRecords bounds the records held across all batches. When a new request would exceed
-	// it, the held batches are analysed and forwarded at once on the caller's goroutine
-	// (back-pressure): nothing is dropped.
+	// MaxHeldRecords bounds the records held across all services. When a new request would exceed
+	// it, everything held is analysed and forwarded at once on the caller's goroutine
+	// (back-pressure): nothing is dropped, but records that arrive later than that are late.
 	MaxHeldRecords int `mapstructure:"max_held_records"`
 
 	// MessageFields are the keys searched, in order, for the log message in map bodies and in
@@ -72,14 +81,17 @@ var _ component.Config = (*Config)(nil)
 // Validate checks the configuration; nested configs (templates, detectors) validate themselves.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if cfg.MaxRecords <= 0 {
-		errs = append(errs, errors.New("max_records must be positive"))
+	if cfg.AllowedLateness < 0 || cfg.AllowedLateness > time.Hour {
+		errs = append(errs, errors.New("allowed_lateness must be between 0 and 1h"))
+	}
+	if cfg.MaxClockSkew < 0 {
+		errs = append(errs, errors.New("max_clock_skew must not be negative"))
 	}
 	if cfg.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout must be positive"))
 	}
-	if cfg.MaxHeldRecords < cfg.MaxRecords {
-		errs = append(errs, errors.New("max_held_records must be greater or equal to max_records"))
+	if cfg.MaxHeldRecords <= 0 {
+		errs = append(errs, errors.New("max_held_records must be positive"))
 	}
 	if len(cfg.MessageFields) == 0 {
 		errs = append(errs, errors.New("message_fields must not be empty"))

@@ -24,7 +24,8 @@ func TestLoadConfig(t *testing.T) {
 
 	storageID := component.MustNewID("file_storage")
 	custom := createDefaultConfig().(*Config)
-	custom.MaxRecords = 200
+	custom.AllowedLateness = 10 * time.Second
+	custom.MaxClockSkew = 2 * time.Minute
 	custom.Timeout = 5 * time.Second
 	custom.MaxHeldRecords = 10000
 	custom.MessageFields = []string{"msg", "message"}
@@ -74,7 +75,8 @@ func TestLoadInvalidConfig(t *testing.T) {
 	require.NoError(t, sub.Unmarshal(cfg))
 	err = confmap.Validate(cfg)
 	require.Error(t, err)
-	require.ErrorContains(t, err, "max_held_records must be greater or equal to max_records")
+	require.ErrorContains(t, err, "allowed_lateness must be between 0 and 1h")
+	require.ErrorContains(t, err, "max_held_records must be positive")
 	require.ErrorContains(t, err, "message_fields must not be empty")
 	require.ErrorContains(t, err, "session.regex is invalid")
 }
@@ -103,9 +105,10 @@ func TestValidate(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"max_records", func(c *Config) { c.MaxRecords = 0 }, "max_records must be positive"},
+		{"lateness", func(c *Config) { c.AllowedLateness = -time.Second }, "allowed_lateness must be between 0 and 1h"},
+		{"skew", func(c *Config) { c.MaxClockSkew = -time.Second }, "max_clock_skew must not be negative"},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout must be positive"},
-		{"held", func(c *Config) { c.MaxHeldRecords = c.MaxRecords - 1 }, "max_held_records must be greater or equal to max_records"},
+		{"held", func(c *Config) { c.MaxHeldRecords = 0 }, "max_held_records must be positive"},
 		{"fields", func(c *Config) { c.MessageFields = nil }, "message_fields must not be empty"},
 		{"empty field", func(c *Config) { c.MessageFields = []string{"msg", ""} }, "message_fields[1] must not be empty"},
 		{"services", func(c *Config) { c.MaxServices = 0 }, "max_services must be positive"},

@@ -27,7 +27,8 @@ func NewFactory() processor.Factory {
 func createDefaultConfig() component.Config {
 	ac := analyzer.DefaultConfig()
 	return &Config{
-		MaxRecords:       500,
+		AllowedLateness:  5 * time.Second,
+		MaxClockSkew:     time.Minute,
 		Timeout:          2 * time.Second,
 		MaxHeldRecords:   50_000,
 		MessageFields:    []string{"message", "msg", "log", "body"},

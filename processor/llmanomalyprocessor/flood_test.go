@@ -71,7 +71,7 @@ func benchmarkFlood(b *testing.B, uniqueServices bool) {
 	b.Helper()
 	total, perRequest := floodTotal, 1000
 	for i := 0; i < b.N; i++ {
-		p, err := newProcessor(processortest.NewNopSettings(metadata.Type), createDefaultConfig().(*Config), consumertest.NewNop(), clockwork.NewFakeClock())
+		p, err := newProcessor(processortest.NewNopSettings(metadata.Type), createDefaultConfig().(*Config), consumertest.NewNop(), clockwork.NewFakeClockAt(wallBase))
 		require.NoError(b, err)
 		r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: reproducible synthetic flood
 		ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,10 @@ import (
 )
 
 var baseTime = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+// wallBase is the fake wall clock of the tests: an hour after the data, so nothing is in the
+// future and event time is not live (no skew check) unless a test wants it.
+var wallBase = baseTime.Add(time.Hour)
 
 type logLine struct {
 	service string
@@ -87,83 +92,176 @@ func allRecords(sink *consumertest.LogsSink) []plog.LogRecord {
 	return out
 }
 
-func TestBatchFlushesAtMaxRecords(t *testing.T) {
+func TestRecordsLeaveWhenEventTimePassesThem(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
-	cfg.MaxRecords = 3
+	cfg.AllowedLateness = 5 * time.Second
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), nil)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), nil)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(
-		logLine{service: "a", body: "user 1 logged in"}, logLine{service: "a", body: "user 2 logged in"},
-		logLine{service: "b", body: "disk 80% full"})))
-	assert.Equal(t, 0, sink.LogRecordCount(), "below max_records nothing leaves")
-	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "user 3 logged in"})))
-	assert.Equal(t, 3, sink.LogRecordCount(), "resource a reached max_records")
+		logLine{service: "a", body: "user 1 logged in"}, logLine{service: "a", body: "user 2 logged in", at: 3 * time.Second},
+		logLine{service: "b", body: "disk 80% full", at: time.Second})))
+	assert.Equal(t, 0, sink.LogRecordCount(), "event time has not passed the records by allowed_lateness")
+	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "user 3 logged in", at: 8 * time.Second})))
+	assert.Equal(t, 0, sink.LogRecordCount(), "one service alone does not move event time")
+	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "b", body: "disk 81% full", at: 7 * time.Second})))
+	// event time = 7s (the second most advanced service), frontier 2s: a's first chunk has a
+	// record at 3s and waits whole; b's record at 1s leaves.
+	assert.Equal(t, 1, sink.LogRecordCount())
+	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "b", body: "disk 82% full", at: 9 * time.Second})))
+	assert.Equal(t, 3, sink.LogRecordCount(), "frontier 4s: a's first chunk is complete")
 
 	require.NoError(t, p.Shutdown(context.Background()))
-	assert.Equal(t, 4, sink.LogRecordCount(), "shutdown flushes the rest")
+	assert.Equal(t, 6, sink.LogRecordCount(), "shutdown flushes the rest")
 }
 
-func TestBatchFlushesOnTimeout(t *testing.T) {
+func TestIdleInputReleasesEverything(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Timeout = 2 * time.Second
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	sink := new(consumertest.LogsSink)
-	clock := clockwork.NewFakeClock()
-	p := newTestProcessor(t, cfg, sink, clock, nil)
+	clock := clockwork.NewFakeClockAt(wallBase)
+	p := newTestProcessor(t, cfg, sink, clock, tel)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "hello world"})))
 	require.NoError(t, clock.BlockUntilContext(context.Background(), 1))
 	clock.Advance(time.Second)
-	// One tick after 1s: the batch is younger than the timeout and stays.
+	// One tick after 1s: the input has been idle for less than the timeout.
 	clock.Advance(500 * time.Millisecond)
 	assert.Equal(t, 0, sink.LogRecordCount())
 	clock.Advance(time.Second)
 	require.Eventually(t, func() bool { return sink.LogRecordCount() == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	// Event time moved to the latest record: an older record is late, counted, and still analysed.
+	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "hello again", at: -time.Second})))
+	clock.Advance(3 * time.Second)
+	require.Eventually(t, func() bool { return sink.LogRecordCount() == 2 }, 5*time.Second, 5*time.Millisecond)
+	metadatatest.AssertEqualProcessorLlmAnomalyRecordsMalformed(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "late"))},
+	}, metricdatatest.IgnoreTimestamp())
 }
 
-func TestOrderIsPreservedPerResource(t *testing.T) {
-	cfg := createDefaultConfig().(*Config)
-	cfg.MaxRecords = 4
-	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), nil)
-	for i := range 10 {
-		require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(
-			logLine{service: "a", body: fmt.Sprintf("step %d done", i), at: time.Duration(i) * time.Second},
-			logLine{service: "b", body: fmt.Sprintf("tick %d", i), at: time.Duration(i) * time.Second})))
-	}
-	require.NoError(t, p.Shutdown(context.Background()))
-	seen := map[string][]string{}
-	for _, ld := range sink.AllLogs() {
-		for i := 0; i < ld.ResourceLogs().Len(); i++ {
-			rl := ld.ResourceLogs().At(i)
-			svc, _ := rl.Resource().Attributes().Get("service.name")
-			sls := rl.ScopeLogs()
-			for j := 0; j < sls.Len(); j++ {
-				for k := 0; k < sls.At(j).LogRecords().Len(); k++ {
-					seen[svc.Str()] = append(seen[svc.Str()], sls.At(j).LogRecords().At(k).Body().Str())
-				}
+// annotations returns, per record body, the annotation attributes the processor wrote.
+func annotations(sink *consumertest.LogsSink) map[string]string {
+	out := map[string]string{}
+	for _, lr := range allRecords(sink) {
+		var b strings.Builder
+		for _, k := range []string{attrTemplateID, attrDetected, attrType, attrScore, attrReason} {
+			if v, ok := lr.Attributes().Get(k); ok {
+				fmt.Fprintf(&b, "%s=%s;", k, v.AsString())
 			}
 		}
+		out[lr.Body().Str()+"@"+lr.Timestamp().String()] = b.String()
 	}
-	require.Len(t, seen["a"], 10)
-	require.Len(t, seen["b"], 10)
-	for i := range 10 {
-		assert.Equal(t, fmt.Sprintf("step %d done", i), seen["a"][i])
-		assert.Equal(t, fmt.Sprintf("tick %d", i), seen["b"][i])
+	return out
+}
+
+// streamLines is a service stream with a warm-up, new templates and an error burst, in two
+// services and two instances (resources) of one of them.
+func streamLines() []logLine {
+	var lines []logLine
+	for i := range 1500 {
+		at := time.Duration(i) * 800 * time.Millisecond
+		lines = append(lines,
+			logLine{service: "checkout", body: fmt.Sprintf("order %d placed by user %d", i, i%37), at: at, sev: plog.SeverityNumberInfo},
+			logLine{service: "payment", body: fmt.Sprintf("charge %d authorized in %dms", i, 20+i%9), at: at + 100*time.Millisecond, sev: plog.SeverityNumberInfo})
+		if i > 1300 && i%2 == 0 {
+			lines = append(lines, logLine{service: "payment", body: fmt.Sprintf("connection pool exhausted after %dms", 3000+i%5), at: at + 300*time.Millisecond, sev: plog.SeverityNumberError})
+		}
+		if i%50 == 0 {
+			lines = append(lines, logLine{service: "checkout", body: fmt.Sprintf("cache %d refreshed", i), at: at, sev: plog.SeverityNumberInfo})
+		}
 	}
+	return lines
+}
+
+// requests cuts lines into requests of about per lines each, two resources per service (pods)
+// holding alternate records, as two exporters would.
+func requests(lines []logLine, per int) []plog.Logs {
+	var out []plog.Logs
+	for i := 0; i < len(lines); i += per {
+		chunk := lines[i:min(i+per, len(lines))]
+		ld := plog.NewLogs()
+		pods := map[string]plog.LogRecordSlice{}
+		for j, l := range chunk {
+			pod := fmt.Sprintf("%s-%d", l.service, j%2)
+			lrs, ok := pods[pod]
+			if !ok {
+				rl := ld.ResourceLogs().AppendEmpty()
+				rl.Resource().Attributes().PutStr("service.name", l.service)
+				rl.Resource().Attributes().PutStr("k8s.pod.name", pod)
+				lrs = rl.ScopeLogs().AppendEmpty().LogRecords()
+				pods[pod] = lrs
+			}
+			lr := lrs.AppendEmpty()
+			lr.Body().SetStr(l.body)
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(baseTime.Add(l.at)))
+			lr.SetSeverityNumber(l.sev)
+		}
+		out = append(out, ld)
+	}
+	return out
+}
+
+// The same records give the same annotations whatever the request boundaries, the order of
+// requests within the allowed lateness and the wall-clock timing.
+func TestArrivalOrderDoesNotChangeVerdicts(t *testing.T) {
+	lines := streamLines()
+	run := func(reqs []plog.Logs) map[string]string {
+		cfg := createDefaultConfig().(*Config)
+		sink := new(consumertest.LogsSink)
+		p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), nil)
+		for _, ld := range reqs {
+			require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+		}
+		require.NoError(t, p.Shutdown(context.Background()))
+		assert.Equal(t, len(lines), sink.LogRecordCount(), "nothing lost")
+		return annotations(sink)
+	}
+	ref := run(requests(lines, 40))
+
+	// Other request boundaries, and neighbouring requests swapped (about 1.5 s apart, within the
+	// 5 s allowed lateness), and records reversed inside each request.
+	reqs := requests(lines, 17)
+	for i := 0; i+1 < len(reqs); i += 2 {
+		reqs[i], reqs[i+1] = reqs[i+1], reqs[i]
+	}
+	for _, ld := range reqs {
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			lrs := rls.At(i).ScopeLogs().At(0).LogRecords()
+			n := lrs.Len()
+			rev := plog.NewLogRecordSlice()
+			for j := n - 1; j >= 0; j-- {
+				lrs.At(j).CopyTo(rev.AppendEmpty())
+			}
+			rev.CopyTo(lrs)
+		}
+	}
+	got := run(reqs)
+	require.Len(t, got, len(ref))
+	assert.Equal(t, ref, got)
+
+	anomalies := 0
+	for _, v := range ref {
+		if strings.Contains(v, "anomaly.detected=true") {
+			anomalies++
+		}
+	}
+	assert.Positive(t, anomalies, "the stream has anomalies to agree on")
 }
 
 func TestPressureFlushesEverythingAndDropsNothing(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
-	cfg.MaxRecords = 100
 	cfg.MaxHeldRecords = 100
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), tel)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), tel)
 
 	var lines []logLine
 	for i := range 60 {
@@ -172,22 +270,83 @@ func TestPressureFlushesEverythingAndDropsNothing(t *testing.T) {
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(lines...)))
 	assert.Equal(t, 0, sink.LogRecordCount())
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(lines...)))
-	assert.Equal(t, 120, sink.LogRecordCount(), "over max_held_records: all held batches are flushed")
+	assert.Equal(t, 120, sink.LogRecordCount(), "over max_held_records: everything held is flushed")
 	require.NoError(t, p.Shutdown(context.Background()))
 
 	metadatatest.AssertEqualProcessorLlmAnomalyFlushes(t, tel, []metricdata.DataPoint[int64]{
-		{Value: 3, Attributes: attribute.NewSet(attribute.String("reason", "pressure"))},
+		{Value: 6, Attributes: attribute.NewSet(attribute.String("reason", "pressure"))},
 	}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorLlmAnomalyRecordsIn(t, tel, []metricdata.DataPoint[int64]{{Value: 120}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorLlmAnomalyRecordsOut(t, tel, []metricdata.DataPoint[int64]{{Value: 120}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorLlmAnomalyRecordsHeld(t, tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
 }
 
+// A record stamped far ahead of a live wall clock is re-stamped (original kept, counted); one
+// with an impossible timestamp takes its observed time; a record stamped ahead in a replay is
+// kept but cannot hold its neighbours back.
+func TestSkewedAndImpossibleTimestamps(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := new(consumertest.LogsSink)
+	live := baseTime.Add(20 * time.Second) // the wall clock follows the data
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(live), tel)
+
+	ld := makeLogs(logLine{service: "a", body: "normal line"}, logLine{service: "b", body: "other line"},
+		logLine{service: "a", body: "from a host ten minutes ahead", at: 10 * time.Minute})
+	zero := ld.ResourceLogs().At(1).ScopeLogs().At(0).LogRecords().AppendEmpty()
+	zero.Body().SetStr("a record with Go's zero time")
+	zero.SetTimestamp(pcommon.Timestamp(uint64(time.Time{}.UnixNano()))) // a large value once unsigned
+	zero.SetObservedTimestamp(pcommon.NewTimestampFromTime(baseTime.Add(2 * time.Second)))
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	byBody := map[string]plog.LogRecord{}
+	for _, lr := range allRecords(sink) {
+		byBody[lr.Body().Str()] = lr
+	}
+	ahead := byBody["from a host ten minutes ahead"]
+	assert.Equal(t, live, ahead.Timestamp().AsTime(), "no observed time: the wall clock")
+	orig, ok := ahead.Attributes().Get(attrOriginalTimestamp)
+	require.True(t, ok)
+	assert.Equal(t, baseTime.Add(10*time.Minute).UnixNano(), orig.Int())
+	assert.Equal(t, baseTime.Add(2*time.Second), byBody["a record with Go's zero time"].Timestamp().AsTime())
+	_, ok = byBody["normal line"].Attributes().Get(attrOriginalTimestamp)
+	assert.False(t, ok)
+	metadatatest.AssertEqualProcessorLlmAnomalyRecordsMalformed(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "clock_ahead"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "impossible_timestamp"))},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestRecordFarAheadInAReplayDoesNotHoldItsNeighbours(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	sink := new(consumertest.LogsSink)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase.Add(24*time.Hour)), nil)
+	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(
+		logLine{service: "a", body: "line 1"}, logLine{service: "a", body: "stamped ahead", at: 10 * time.Minute},
+		logLine{service: "b", body: "line 2"})))
+	for i := 1; i <= 20; i++ {
+		require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(
+			logLine{service: "a", body: fmt.Sprintf("a %d", i), at: time.Duration(i) * time.Second},
+			logLine{service: "b", body: fmt.Sprintf("b %d", i), at: time.Duration(i) * time.Second})))
+	}
+	bodies := map[string]bool{}
+	for _, lr := range allRecords(sink) {
+		bodies[lr.Body().Str()] = true
+	}
+	assert.True(t, bodies["line 1"], "the record stamped ahead does not hold back its request's other records")
+	assert.True(t, bodies["line 2"])
+	assert.False(t, bodies["stamped ahead"], "it waits for event time to reach it")
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, 43, sink.LogRecordCount())
+}
+
 func TestAnnotationContract(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.IncludeParams = true
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), nil)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), nil)
 
 	var lines []logLine
 	// Forty minutes of normal traffic (past the detectors' warm-up), then a burst of never-seen errors.
@@ -262,7 +421,7 @@ func TestAnnotateNormalOff(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.AnnotateNormal = false
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), nil)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), nil)
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "hello 1"})))
 	require.NoError(t, p.Shutdown(context.Background()))
 	recs := allRecords(sink)
@@ -278,7 +437,7 @@ func TestBadInputPassesThroughAndIsCounted(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), tel)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), tel)
 
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty() // no service.name
@@ -329,7 +488,7 @@ func TestBadInputPassesThroughAndIsCounted(t *testing.T) {
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "invalid_utf8"))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "non_string_body"))},
 		{Value: int64(n), Attributes: attribute.NewSet(attribute.String("reason", "missing_service"))},
-		{Value: int64(n), Attributes: attribute.NewSet(attribute.String("reason", "zero_timestamp"))},
+		{Value: int64(n), Attributes: attribute.NewSet(attribute.String("reason", "impossible_timestamp"))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "line_too_long"))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "too_many_tokens"))},
 	}, metricdatatest.IgnoreTimestamp())
@@ -339,7 +498,7 @@ func TestDownstreamErrorIsCounted(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	p, err := newProcessor(metadatatest.NewSettings(tel), cfg, consumertest.NewErr(errors.New("boom")), clockwork.NewFakeClock())
+	p, err := newProcessor(metadatatest.NewSettings(tel), cfg, consumertest.NewErr(errors.New("boom")), clockwork.NewFakeClockAt(wallBase))
 	require.NoError(t, err)
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "x 1"}, logLine{service: "a", body: "x 2"})))
 	require.NoError(t, p.Shutdown(context.Background()))
@@ -350,7 +509,7 @@ func TestDownstreamErrorIsCounted(t *testing.T) {
 
 func TestConsumeAfterShutdownForwardsImmediately(t *testing.T) {
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, createDefaultConfig().(*Config), sink, clockwork.NewFakeClock(), nil)
+	p := newTestProcessor(t, createDefaultConfig().(*Config), sink, clockwork.NewFakeClockAt(wallBase), nil)
 	require.NoError(t, p.Shutdown(context.Background()))
 	require.NoError(t, p.Shutdown(context.Background()), "shutdown twice is safe")
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "late record"})))
@@ -380,7 +539,7 @@ func TestTemplatesSurviveRestart(t *testing.T) {
 		{service: "b", body: "GET /api/items 200 12ms"},
 	}
 	sink1 := new(consumertest.LogsSink)
-	p1 := newTestProcessor(t, cfg, sink1, clockwork.NewFakeClock(), nil)
+	p1 := newTestProcessor(t, cfg, sink1, clockwork.NewFakeClockAt(wallBase), nil)
 	require.NoError(t, p1.Start(context.Background(), host))
 	require.NoError(t, p1.ConsumeLogs(context.Background(), makeLogs(lines...)))
 	require.NoError(t, p1.Shutdown(context.Background()))
@@ -392,7 +551,7 @@ func TestTemplatesSurviveRestart(t *testing.T) {
 		{service: "b", body: "GET /api/items 200 15ms", at: time.Hour},
 	}
 	sink2 := new(consumertest.LogsSink)
-	p2 := newTestProcessor(t, cfg, sink2, clockwork.NewFakeClock(), nil)
+	p2 := newTestProcessor(t, cfg, sink2, clockwork.NewFakeClockAt(wallBase), nil)
 	require.NoError(t, p2.Start(context.Background(), host))
 	require.NoError(t, p2.ConsumeLogs(context.Background(), makeLogs(later...)))
 	require.NoError(t, p2.Shutdown(context.Background()))
@@ -411,7 +570,7 @@ func TestCorruptSnapshotStartsFresh(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	sink := new(consumertest.LogsSink)
-	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClock(), tel)
+	p := newTestProcessor(t, cfg, sink, clockwork.NewFakeClockAt(wallBase), tel)
 	require.NoError(t, p.Start(context.Background(), host))
 	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(logLine{service: "a", body: "still works 1"})))
 	require.NoError(t, p.Shutdown(context.Background()))
@@ -428,7 +587,7 @@ func TestStorageReadErrorStartsFresh(t *testing.T) {
 	host := storagetest.Host(map[component.ID]component.Component{storageID: store})
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
-	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClock(), nil)
+	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClockAt(wallBase), nil)
 	require.NoError(t, p.Start(context.Background(), host))
 	require.NoError(t, p.Shutdown(context.Background()))
 }
@@ -437,7 +596,7 @@ func TestMissingStorageExtensionFailsStart(t *testing.T) {
 	storageID := component.MustNewID("file_storage")
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
-	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClock(), nil)
+	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClockAt(wallBase), nil)
 	require.ErrorIs(t, p.Start(context.Background(), componenttest.NewNopHost()), storageutil.ErrNotFound)
 	require.NoError(t, p.Shutdown(context.Background()))
 
@@ -446,7 +605,7 @@ func TestMissingStorageExtensionFailsStart(t *testing.T) {
 		component.ShutdownFunc
 	}{}
 	host := storagetest.Host(map[component.ID]component.Component{storageID: notStorage})
-	p2 := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClock(), nil)
+	p2 := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClockAt(wallBase), nil)
 	require.ErrorIs(t, p2.Start(context.Background(), host), storageutil.ErrNotStorage)
 	require.NoError(t, p2.Shutdown(context.Background()))
 }
@@ -458,7 +617,7 @@ func TestPeriodicSnapshot(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	cfg.SnapshotInterval = time.Minute
-	clock := clockwork.NewFakeClock()
+	clock := clockwork.NewFakeClockAt(wallBase)
 	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clock, nil)
 	require.NoError(t, p.Start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
