@@ -25,8 +25,24 @@ type Config struct {
 	// Storage is the ID of a storage extension that keeps the incident knowledge base across
 	// restarts. Without it the knowledge base lives only in memory (bounded).
 	Storage *component.ID `mapstructure:"storage"`
-	// IdleAdvance: when no record has arrived for this long (wall clock), event time is moved
-	// forward by the idle time so that quiet incidents still resolve. 0 disables it.
+	// AllowedLateness is how far behind the log services' event time (the second most advanced
+	// service's latest timestamp) an anomaly may arrive and still be applied in order. Evidence is
+	// applied in event-time order once every live input has passed it, so the same input gives
+	// the same incidents whatever the arrival interleaving of pipelines.
+	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
+	// IdleTimeout (event time): an input (the log services, or one logs2graph edge stream) whose
+	// progress lags the most advanced input by more than this stops holding event time back.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxClockSkew: while event time follows the wall clock, a record stamped more than this far
+	// ahead of the wall clock is re-stamped with its observed time (else the wall clock) and
+	// counted. 0 disables the check.
+	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
+	// MaxPendingEvidence bounds the anomalies and edge windows waiting for event time; beyond it
+	// everything waiting is applied at once (counted as pressure).
+	MaxPendingEvidence int `mapstructure:"max_pending_evidence"`
+	// IdleAdvance: when no record has arrived for this long (wall clock), the evidence waiting is
+	// applied and event time is moved forward by the idle time so that quiet incidents still
+	// resolve. 0 disables it.
 	IdleAdvance time.Duration `mapstructure:"idle_advance"`
 
 	// QueueConfig is the sending queue of incident deliveries (exporterhelper).
@@ -74,6 +90,18 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.IdleAdvance < 0 {
 		errs = append(errs, errors.New("idle_advance must not be negative"))
+	}
+	if cfg.AllowedLateness < 0 || cfg.AllowedLateness > time.Hour {
+		errs = append(errs, errors.New("allowed_lateness must be between 0 and 1h"))
+	}
+	if cfg.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("idle_timeout must be positive"))
+	}
+	if cfg.MaxClockSkew < 0 {
+		errs = append(errs, errors.New("max_clock_skew must not be negative"))
+	}
+	if cfg.MaxPendingEvidence <= 0 {
+		errs = append(errs, errors.New("max_pending_evidence must be positive"))
 	}
 	if err := cfg.engineConfig().Validate(); err != nil {
 		errs = append(errs, err)

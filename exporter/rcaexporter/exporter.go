@@ -25,6 +25,7 @@ import (
 
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
@@ -50,10 +51,15 @@ type rcaExporter struct {
 	tb     *metadata.TelemetryBuilder
 	clock  clockwork.Clock
 
-	mu        sync.Mutex // guards engine, lastInput, lastStats
-	engine    *rca.Engine
-	lastInput time.Time
-	lastStats rca.Stats
+	mu              sync.Mutex // guards engine, seq, evclock, lastInput, lastStats, lastSeq, lastClock
+	engine          *rca.Engine
+	evclock         *eventtime.Clock
+	seq             *sequencer
+	lastInput       time.Time
+	lastStats       rca.Stats
+	lastSeq         [3]uint64
+	lastUnconfirmed uint64
+	lastClock       eventtime.Stats
 
 	sender exporter.Logs
 	multi  *sink.Multi
@@ -78,7 +84,10 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	if err != nil {
 		return nil, err
 	}
-	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine}
+	ec := eventtime.DefaultConfig()
+	ec.MaxSkew = cfg.MaxClockSkew
+	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine, evclock: eventtime.New(ec)}
+	e.seq = newSequencer(engine, e.evclock, cfg.AllowedLateness, cfg.IdleTimeout, cfg.MaxPendingEvidence)
 	e.multi, err = sink.Build(&cfg.Sinks, set.TelemetrySettings, sink.Options{
 		MaxDelivered: sink.DefaultMaxDelivered,
 		Events:       sink.Events{Dropped: e.sinkDropped, StorageError: e.sinkStorageError},
@@ -158,14 +167,20 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// Shutdown stops the loop, then the sender drains its queue to the sinks, then sinks and storage
-// are released. Safe without Start and safe to call twice.
+// Shutdown stops the loops, applies the evidence still waiting for event time and forwards what
+// it changes, then the sender drains its queue to the sinks, then sinks and storage are
+// released. Safe without Start and safe to call twice.
 func (e *rcaExporter) Shutdown(ctx context.Context) error {
 	var err error
 	e.shutdownOnce.Do(func() {
 		if e.cancel != nil {
 			e.cancel()
 			e.wg.Wait()
+			e.mu.Lock()
+			changed := e.seq.drain()
+			e.recordStatsLocked(ctx)
+			e.mu.Unlock()
+			e.forward(ctx, changed)
 		}
 		err = e.sender.Shutdown(ctx)
 		e.tb.Shutdown()
@@ -198,14 +213,15 @@ func (e *rcaExporter) every(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
-// idleLoop advances event time while no input arrives, so that incidents resolve.
+// idleLoop moves event time on while no input arrives (everything buffered is applied and event
+// time follows the wall clock), so that the last evidence is used and quiet incidents resolve.
 func (e *rcaExporter) idleLoop(ctx context.Context) {
 	e.every(ctx, max(e.cfg.IdleAdvance/4, time.Second), func() {
 		e.mu.Lock()
 		idle := e.clock.Since(e.lastInput)
 		var changed []incident.Incident
-		if idle >= e.cfg.IdleAdvance && e.engine.Watermark() > 0 {
-			changed = e.engine.Advance(e.engine.Watermark() + int64(idle))
+		if idle >= e.cfg.IdleAdvance {
+			changed = e.seq.idle(idle)
 			e.lastInput = e.clock.Now()
 		}
 		e.recordStatsLocked(ctx)
@@ -237,31 +253,39 @@ func (e *rcaExporter) enqueueResend(ctx context.Context) {
 	}
 }
 
-// ConsumeLogs feeds the records to the incident engine and forwards the incidents that changed.
-// It only fails if the exporter was shut down; bad records are counted and skipped.
+// ConsumeLogs takes the records in: anomalies and edge windows wait in event-time order until
+// every live input has passed them (see sequencer), then the engine applies them step by step
+// and the incidents that changed are forwarded. It only fails if the exporter was shut down; bad
+// records are counted and skipped.
 func (e *rcaExporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	e.tb.ExporterRcaRecordsIn.Add(ctx, int64(ld.LogRecordCount()))
-	var in batchInput
-	in.read(ld)
-
 	start := time.Now()
 	e.mu.Lock()
-	for i := range in.edges {
-		e.engine.AddEdge(in.edges[i])
-	}
-	for i := range in.anomalies {
-		e.engine.AddAnomaly(in.anomalies[i])
-	}
-	changed := e.engine.Advance(in.maxTime)
-	e.lastInput = e.clock.Now()
+	now := e.clock.Now()
+	var in batchInput
+	in.read(ld, e.evclock, now.UnixNano())
+	e.seq.add(&in)
+	changed := e.seq.process()
+	e.lastInput = now
 	e.recordStatsLocked(ctx)
 	e.mu.Unlock()
 	e.tb.ExporterRcaRankingDuration.Record(ctx, time.Since(start).Seconds())
 
-	e.tb.ExporterRcaAnomalies.Add(ctx, int64(len(in.anomalies)))
-	e.tb.ExporterRcaEdges.Add(ctx, int64(len(in.edges)))
+	anomalies := 0
+	for i := range in.evidence {
+		if !in.evidence[i].edge {
+			anomalies++
+		}
+	}
+	e.tb.ExporterRcaAnomalies.Add(ctx, int64(anomalies))
+	e.tb.ExporterRcaEdges.Add(ctx, int64(len(in.evidence)-anomalies))
 	if in.bad > 0 {
 		e.tb.ExporterRcaDropped.Add(ctx, int64(in.bad), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "bad_record"))))
+	}
+	for fix, n := range in.fixes {
+		if n > 0 && fix != int(eventtime.FixNone) {
+			e.tb.ExporterRcaTimestampsFixed.Add(ctx, int64(n), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", eventtime.Fix(fix).String()))))
+		}
 	}
 	e.forward(ctx, changed)
 	return nil
@@ -397,6 +421,21 @@ func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
 			e.tb.ExporterRcaDropped.Add(ctx, int64(d.now-d.then), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", d.reason))))
 		}
 	}
+	if d := e.seq.unconfirmed - e.lastUnconfirmed; d > 0 {
+		e.tb.ExporterRcaDropped.Add(ctx, int64(d), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "unconfirmed_event_time"))))
+	}
+	e.lastUnconfirmed = e.seq.unconfirmed
+	seqNow := [3]uint64{e.seq.late, e.seq.pressure, e.seq.edgeSourcesDropped}
+	for i, reason := range []string{"late", "pressure", "edge_sources_full"} {
+		if d := seqNow[i] - e.lastSeq[i]; d > 0 {
+			e.tb.ExporterRcaEvidenceOutOfOrder.Add(ctx, int64(d), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
+		}
+	}
+	e.lastSeq = seqNow
+	if d := e.evclock.Stats().SourcesEvicted - e.lastClock.SourcesEvicted; d > 0 {
+		e.tb.ExporterRcaEvidenceOutOfOrder.Add(ctx, int64(d), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "log_sources_full"))))
+	}
+	e.lastClock = e.evclock.Stats()
 	e.open.Store(int64(e.engine.OpenIncidents()))
 }
 
@@ -405,6 +444,15 @@ func (e *rcaExporter) loadState(ctx context.Context) {
 	if err == nil && data != nil {
 		e.mu.Lock()
 		err = e.engine.UnmarshalBinary(data)
+		if err == nil {
+			// A snapshot must not carry a poisoned clock into this run.
+			wm := e.engine.Watermark()
+			if eventtime.SaneRestore(wm, e.clock.Now().UnixNano(), e.cfg.MaxClockSkew) != wm {
+				e.engine.ResetWatermark()
+				e.logger.Warn("Ignoring the restored event time: it is ahead of the wall clock", zap.Time("restored", time.Unix(0, wm)))
+			}
+			e.seq.restore(e.engine.Watermark())
+		}
 		e.mu.Unlock()
 	}
 	if err != nil {

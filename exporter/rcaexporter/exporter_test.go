@@ -24,6 +24,7 @@ import (
 
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
 
@@ -137,7 +138,7 @@ func TestDatabaseFaultIncidentIsForwarded(t *testing.T) {
 	wh := newWebhookServer(t)
 	wh.fail = 1 // the first delivery is retried
 	cfg := testConfig(wh.srv.URL)
-	e, err := newExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg, clockwork.NewFakeClock())
+	e, err := newExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg, clockwork.NewFakeClockAt(t0.Add(time.Hour)))
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
 
@@ -184,7 +185,7 @@ func TestDatabaseFaultIncidentIsForwarded(t *testing.T) {
 
 func TestNormalAndForeignRecordsAreIgnored(t *testing.T) {
 	wh := newWebhookServer(t)
-	e, err := newExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), testConfig(wh.srv.URL), clockwork.NewFakeClock())
+	e, err := newExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), testConfig(wh.srv.URL), clockwork.NewFakeClockAt(t0.Add(time.Hour)))
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
 	ld := plog.NewLogs()
@@ -197,9 +198,8 @@ func TestNormalAndForeignRecordsAreIgnored(t *testing.T) {
 	edge := lrs.AppendEmpty() // edge without names: counted, skipped
 	edge.SetEventName("logs2graph.edge")
 	var in batchInput
-	in.read(ld)
-	assert.Empty(t, in.anomalies)
-	assert.Empty(t, in.edges)
+	in.read(ld, eventtime.New(eventtime.DefaultConfig()), t0.UnixNano())
+	assert.Empty(t, in.evidence)
 	assert.Equal(t, 2, in.bad)
 	require.NoError(t, e.ConsumeLogs(context.Background(), ld))
 	require.NoError(t, e.Shutdown(context.Background()))

@@ -28,12 +28,16 @@ func NewFactory() exporter.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Incidents:     defaultIncidentsConfig(),
-		Sinks:         sink.NewDefaultConfig(),
-		IdleAdvance:   time.Minute,
-		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-		RetryConfig:   configretry.NewDefaultBackOffConfig(),
-		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
+		Incidents:          defaultIncidentsConfig(),
+		Sinks:              sink.NewDefaultConfig(),
+		AllowedLateness:    10 * time.Second,
+		IdleTimeout:        2 * time.Minute,
+		MaxClockSkew:       time.Minute,
+		MaxPendingEvidence: 100_000,
+		IdleAdvance:        time.Minute,
+		QueueConfig:        configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		RetryConfig:        configretry.NewDefaultBackOffConfig(),
+		TimeoutConfig:      exporterhelper.NewDefaultTimeoutConfig(),
 	}
 }
 

@@ -4,30 +4,80 @@
 package rcaexporter // import "github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter"
 
 import (
+	"cmp"
+	"strings"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
 )
 
 // Names of the input contract (docs/attributes.md).
 const (
-	edgeEventName = "logs2graph.edge"
-	attrEventName = "event.name"
+	edgeEventName     = "logs2graph.edge"
+	progressEventName = "logs2graph.progress"
+	attrEventName     = "event.name"
+	attrWindowEnd     = "graph.window.end"
 )
 
-// batchInput is what one ConsumeLogs call carries for the engine.
-type batchInput struct {
-	anomalies []rca.Anomaly
-	edges     []rca.EdgeWindow
-	maxTime   int64
-	bad       int
+// evidence is one anomaly or edge window waiting in event-time order.
+type evidence struct {
+	t    int64 // event time: the record's time, or the edge window's end
+	edge bool
+	a    rca.Anomaly
+	w    rca.EdgeWindow
 }
 
-// read extracts anomalous records and edge records; everything else is ignored (normal records
-// are expected: the exporter usually sits behind the processor in a full logs pipeline).
-func (in *batchInput) read(ld plog.Logs) {
+// compareEvidence orders evidence by event time, then edges before anomalies, then content, so
+// that equal times have one order whatever the arrival order.
+func compareEvidence(x, y *evidence) int {
+	if c := cmp.Compare(x.t, y.t); c != 0 {
+		return c
+	}
+	if x.edge != y.edge {
+		if x.edge {
+			return -1
+		}
+		return 1
+	}
+	if x.edge {
+		a, b := &x.w, &y.w
+		return cmp.Or(strings.Compare(a.Client, b.Client), strings.Compare(a.Server, b.Server),
+			strings.Compare(a.ConnType, b.ConnType), cmp.Compare(a.WindowStart, b.WindowStart),
+			cmp.Compare(a.Calls, b.Calls), cmp.Compare(a.Errors, b.Errors), cmp.Compare(a.LogErrors, b.LogErrors),
+			cmp.Compare(a.P95, b.P95), cmp.Compare(a.P50, b.P50), cmp.Compare(a.P99, b.P99),
+			strings.Compare(a.ClientKind, b.ClientKind), strings.Compare(a.ServerKind, b.ServerKind))
+	}
+	a, b := &x.a, &y.a
+	return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.TemplateID, b.TemplateID),
+		strings.Compare(a.Line, b.Line), strings.Compare(a.Type, b.Type), cmp.Compare(a.Score, b.Score),
+		strings.Compare(string(a.Severity), string(b.Severity)), cmp.Compare(a.LogSeverity, b.LogSeverity),
+		strings.Compare(a.Template, b.Template))
+}
+
+// batchInput is what one ConsumeLogs call carries for the engine, and the event-time progress
+// it shows: per log service (every record counts, normal ones too) and per edge stream.
+type batchInput struct {
+	evidence []evidence
+	logs     []progress // per resource: service and latest event time
+	edges    []progress // per edge stream (connector): latest complete window end
+	maxTime  int64
+	bad      int
+	fixes    [3]int // by eventtime.Fix
+}
+
+type progress struct {
+	source string
+	t      int64
+}
+
+// read extracts anomalous records, edge records and progress; everything else only shows
+// progress. Timestamps are stamped with clk (impossible or skewed ones are re-stamped and
+// counted) at wall-clock time wall.
+func (in *batchInput) read(ld plog.Logs, clk *eventtime.Clock, wall int64) {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -35,39 +85,64 @@ func (in *batchInput) read(ld plog.Logs) {
 		if v, ok := rl.Resource().Attributes().Get("service.name"); ok {
 			service = v.AsString()
 		}
+		var logMax, edgeMax int64
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				in.record(service, lrs.At(k))
+				t, isEdge := in.record(service, lrs.At(k), clk, wall)
+				if isEdge {
+					edgeMax = max(edgeMax, t)
+				} else {
+					logMax = max(logMax, t)
+				}
 			}
+		}
+		if logMax > 0 && service != "" {
+			in.logs = append(in.logs, progress{service, logMax})
+		}
+		if edgeMax > 0 {
+			in.edges = append(in.edges, progress{service, edgeMax})
 		}
 	}
 }
 
-func (in *batchInput) record(service string, lr plog.LogRecord) {
+// record reads one record. It returns the event time it shows (0: none) and whether it belongs
+// to an edge stream.
+func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.Clock, wall int64) (int64, bool) {
 	attrs := lr.Attributes()
-	if isEdge(lr) {
+	switch eventName(lr) {
+	case edgeEventName:
 		w, ok := edgeWindow(attrs)
 		if !ok {
 			in.bad++
-			return
+			return 0, true
 		}
-		in.edges = append(in.edges, w)
+		in.evidence = append(in.evidence, evidence{t: w.WindowEnd, edge: true, w: w})
 		in.maxTime = max(in.maxTime, w.WindowEnd)
-		return
+		return w.WindowEnd, true
+	case progressEventName:
+		end := getInt(attrs, attrWindowEnd)
+		if end <= 0 {
+			in.bad++
+			return 0, true
+		}
+		return end, true
 	}
+	ts, obs := int64(lr.Timestamp()), int64(lr.ObservedTimestamp())
+	t := ts
+	if t == 0 {
+		t = obs
+	}
+	t, fix := clk.Stamp(t, obs, wall)
+	in.fixes[fix]++
 	det, ok := attrs.Get("anomaly.detected")
 	if !ok || det.Type() != pcommon.ValueTypeBool || !det.Bool() {
-		return
+		return t, false
 	}
-	t := int64(lr.Timestamp())
-	if t == 0 {
-		t = int64(lr.ObservedTimestamp())
-	}
-	if service == "" || t == 0 {
+	if service == "" {
 		in.bad++
-		return
+		return t, false
 	}
 	a := rca.Anomaly{
 		Service:     service,
@@ -80,16 +155,19 @@ func (in *batchInput) record(service string, lr plog.LogRecord) {
 		LogSeverity: int32(lr.SeverityNumber()),
 	}
 	a.Severity = incident.Severity(getStr(attrs, "anomaly.severity"))
-	in.anomalies = append(in.anomalies, a)
+	in.evidence = append(in.evidence, evidence{t: t, a: a})
 	in.maxTime = max(in.maxTime, t)
+	return t, false
 }
 
-func isEdge(lr plog.LogRecord) bool {
-	if lr.EventName() == edgeEventName {
-		return true
+func eventName(lr plog.LogRecord) string {
+	if n := lr.EventName(); n != "" {
+		return n
 	}
-	v, ok := lr.Attributes().Get(attrEventName)
-	return ok && v.Str() == edgeEventName
+	if v, ok := lr.Attributes().Get(attrEventName); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
 }
 
 func edgeWindow(attrs pcommon.Map) (rca.EdgeWindow, bool) {
@@ -106,7 +184,7 @@ func edgeWindow(attrs pcommon.Map) (rca.EdgeWindow, bool) {
 		P95:         getDouble(attrs, "graph.latency.p95_ms"),
 		P99:         getDouble(attrs, "graph.latency.p99_ms"),
 		WindowStart: getInt(attrs, "graph.window.start"),
-		WindowEnd:   getInt(attrs, "graph.window.end"),
+		WindowEnd:   getInt(attrs, attrWindowEnd),
 	}
 	return w, w.Client != "" && w.Server != "" && w.WindowEnd > 0
 }

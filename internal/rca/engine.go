@@ -166,6 +166,10 @@ func (e *Engine) Stats() Stats {
 // Watermark returns the engine's event time (unix nanoseconds).
 func (e *Engine) Watermark() int64 { return e.wm }
 
+// ResetWatermark forgets the engine's event time (for example one restored from a snapshot that
+// is ahead of the wall clock); the next evidence or Advance sets it again.
+func (e *Engine) ResetWatermark() { e.wm = 0 }
+
 // KnowledgeBase returns the engine's knowledge base (shared, not a copy).
 func (e *Engine) KnowledgeBase() *KnowledgeBase { return e.kb }
 

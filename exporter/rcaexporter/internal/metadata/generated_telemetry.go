@@ -25,18 +25,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                      metric.Meter
-	mu                         sync.Mutex
-	registrations              []metric.Registration
-	ExporterRcaAnomalies       metric.Int64Counter
-	ExporterRcaDropped         metric.Int64Counter
-	ExporterRcaEdges           metric.Int64Counter
-	ExporterRcaIncidents       metric.Int64Counter
-	ExporterRcaIncidentsOpen   metric.Int64ObservableGauge
-	ExporterRcaRankingDuration metric.Float64Histogram
-	ExporterRcaRecordsIn       metric.Int64Counter
-	ExporterRcaSent            metric.Int64Counter
-	ExporterRcaStorageErrors   metric.Int64Counter
+	meter                         metric.Meter
+	mu                            sync.Mutex
+	registrations                 []metric.Registration
+	ExporterRcaAnomalies          metric.Int64Counter
+	ExporterRcaDropped            metric.Int64Counter
+	ExporterRcaEdges              metric.Int64Counter
+	ExporterRcaEvidenceOutOfOrder metric.Int64Counter
+	ExporterRcaIncidents          metric.Int64Counter
+	ExporterRcaIncidentsOpen      metric.Int64ObservableGauge
+	ExporterRcaRankingDuration    metric.Float64Histogram
+	ExporterRcaRecordsIn          metric.Int64Counter
+	ExporterRcaSent               metric.Int64Counter
+	ExporterRcaStorageErrors      metric.Int64Counter
+	ExporterRcaTimestampsFixed    metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -111,6 +113,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ExporterRcaEvidenceOutOfOrder, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_evidence_out_of_order",
+		metric.WithDescription("Evidence that could not be applied in event-time order, by reason (late, pressure, edge_sources_full, log_sources_full); it is still applied. [Development]"),
+		metric.WithUnit("{items}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterRcaIncidents, err = builder.meter.Int64Counter(
 		"otelcol_exporter_rca_incidents",
 		metric.WithDescription("Incident changes, by transition (opened, updated, resolved). [Development]"),
@@ -146,6 +154,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_rca_storage_errors",
 		metric.WithDescription("Failed loads or saves of persisted state, by operation (load, save for the incident knowledge base; jira_load, jira_save for the Jira issue keys). [Development]"),
 		metric.WithUnit("{errors}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaTimestampsFixed, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_timestamps_fixed",
+		metric.WithDescription("Record timestamps re-stamped, by reason (impossible_timestamp, clock_ahead). [Development]"),
+		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

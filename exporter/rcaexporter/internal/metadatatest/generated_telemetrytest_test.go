@@ -27,11 +27,13 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterRcaAnomalies.Add(context.Background(), 1)
 	tb.ExporterRcaDropped.Add(context.Background(), 1)
 	tb.ExporterRcaEdges.Add(context.Background(), 1)
+	tb.ExporterRcaEvidenceOutOfOrder.Add(context.Background(), 1)
 	tb.ExporterRcaIncidents.Add(context.Background(), 1)
 	tb.ExporterRcaRankingDuration.Record(context.Background(), 1)
 	tb.ExporterRcaRecordsIn.Add(context.Background(), 1)
 	tb.ExporterRcaSent.Add(context.Background(), 1)
 	tb.ExporterRcaStorageErrors.Add(context.Background(), 1)
+	tb.ExporterRcaTimestampsFixed.Add(context.Background(), 1)
 	AssertEqualExporterRcaAnomalies(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -39,6 +41,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaEdges(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaEvidenceOutOfOrder(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaIncidents(t, testTel,
@@ -57,6 +62,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaStorageErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaTimestampsFixed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

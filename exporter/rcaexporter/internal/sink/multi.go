@@ -117,16 +117,20 @@ func (m *Multi) Send(ctx context.Context, incs ...*incident.Incident) (map[strin
 		counts[s.Name()] = Counts{}
 	}
 	var failures []error
+	// blocked: sinks that failed retryably on an earlier version of an incident in this call;
+	// its later versions wait for the retry, so every sink sees an incident's versions in order.
+	var blocked map[string]uint64
 	for _, inc := range incs {
 		if inc == nil {
 			continue
 		}
 		key := deliveryKey{id: inc.ID, version: inc.Version}
 		done := m.doneMask(key)
+		wait := blocked[inc.ID]
 		errs := make([]error, len(m.sinks))
 		var wg sync.WaitGroup
 		for i, s := range m.sinks {
-			if done&(1<<i) != 0 {
+			if (done|wait)&(1<<i) != 0 {
 				continue
 			}
 			wg.Go(func() { errs[i] = s.Send(ctx, inc) })
@@ -137,6 +141,8 @@ func (m *Multi) Send(ctx context.Context, incs ...*incident.Incident) (map[strin
 			switch {
 			case done&(1<<i) != 0:
 				c.Skipped++
+			case wait&(1<<i) != 0:
+				// not attempted: the earlier version's failure makes the request retry
 			case errs[i] == nil:
 				c.Sent++
 				done |= 1 << i
@@ -145,6 +151,11 @@ func (m *Multi) Send(ctx context.Context, incs ...*incident.Incident) (map[strin
 				failures = append(failures, errs[i])
 				if consumererror.IsPermanent(errs[i]) {
 					done |= 1 << i
+				} else {
+					if blocked == nil {
+						blocked = map[string]uint64{}
+					}
+					blocked[inc.ID] |= 1 << i
 				}
 			}
 			counts[s.Name()] = c

@@ -31,6 +31,7 @@ type fakeSink struct {
 	startErr error
 	started  bool
 	stopped  int
+	versions []int // versions attempted, in order
 }
 
 func (f *fakeSink) Name() string { return f.name }
@@ -48,10 +49,11 @@ func (f *fakeSink) Shutdown(context.Context) error {
 	return nil
 }
 
-func (f *fakeSink) Send(context.Context, *incident.Incident) error {
+func (f *fakeSink) Send(_ context.Context, inc *incident.Incident) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	f.versions = append(f.versions, inc.Version)
 	if len(f.errs) == 0 {
 		return nil
 	}
@@ -194,4 +196,26 @@ func TestMultiWithRealSinks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]Counts{"webhook": {Skipped: 1}, "alertmanager": {Sent: 1}}, counts)
 	assert.Len(t, good.all(), 1, "the webhook got the incident once")
+}
+
+// When a version of an incident fails retryably, its later versions in the same request are not
+// sent to that sink: the retry delivers them in order, so a sink never sees v2 before v1.
+func TestVersionsReachEachSinkInOrder(t *testing.T) {
+	flaky := &fakeSink{name: "flaky", errs: []error{errors.New("503")}}
+	steady := &fakeSink{name: "steady"}
+	m, err := NewMulti(0, flaky, steady)
+	require.NoError(t, err)
+	v := func(n int) *incident.Incident { return &incident.Incident{ID: "inc", Version: n} }
+	counts, err := m.Send(context.Background(), v(1), v(2), v(3))
+	require.Error(t, err)
+	assert.False(t, consumererror.IsPermanent(err))
+	assert.Equal(t, []int{1}, flaky.versions, "v2 and v3 wait for v1")
+	assert.Equal(t, Counts{Failed: 1}, counts["flaky"])
+	assert.Equal(t, Counts{Sent: 3}, counts["steady"])
+
+	counts, err = m.Send(context.Background(), v(1), v(2), v(3)) // the exporterhelper retry
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 1, 2, 3}, flaky.versions)
+	assert.Equal(t, Counts{Sent: 3}, counts["flaky"])
+	assert.Equal(t, Counts{Skipped: 3}, counts["steady"])
 }
