@@ -64,15 +64,19 @@ dist-test: build
 	$(DIST) validate --config testdata/demo/config.yaml
 	$(DIST) validate --config testdata/demo/files-config.yaml
 
-## e2e: the built collector receives a simulated fault over OTLP and must name its root cause
+## e2e: the built collector receives a simulated fault over OTLP and must name its root cause;
+## then the same replay, run three times (twice alike, once at another speed with other request
+## boundaries and reordered requests), must forward byte-identical incidents (internal/e2etest)
 e2e: build $(BIN)/aiops-sim
 	bash scripts/e2e.sh
+	COLLECTOR=$(DIST) $(GO) test -tags e2e -count=1 -timeout 20m -v ./internal/e2etest/
 
 $(BIN)/aiops-sim: $(GO_SOURCES)
 	$(GO) build -o $@ ./cmd/aiops-sim
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./internal/e2etest/
 
 ## generate: regenerate mdatagen code (status, telemetry, generated tests, documentation.md)
 generate: $(MDATAGEN)

@@ -263,7 +263,13 @@ func TestWatermarkRules(t *testing.T) {
 	s := testSequencer(t)
 	assert.Equal(t, int64(math.MinInt64), s.watermark(), "nothing yet")
 	s.add(&batchInput{logs: []progress{{"a", sec(100)}, {"b", sec(90)}}})
-	assert.Equal(t, sec(80), s.watermark(), "logs only: their event time (the second service) minus the lateness")
+	assert.Equal(t, sec(80), s.watermark(), "the logs' event time (the second service) minus the lateness")
+	s.add(&batchInput{logs: []progress{{"a", sec(200)}, {"b", sec(200)}}})
+	assert.Equal(t, sec(90), s.watermark(), "until an edge stream is seen, the first log time stands for it")
+	s.add(&batchInput{logs: []progress{{"a", sec(230)}, {"b", sec(230)}}})
+	assert.Equal(t, sec(220), s.watermark(), "for at most idle_timeout: then logs only, their event time (the second service) minus the lateness")
+	s = testSequencer(t)
+	s.add(&batchInput{logs: []progress{{"a", sec(100)}, {"b", sec(90)}}})
 	s.add(&batchInput{edges: []progress{{"logs2graph", sec(60)}}})
 	assert.Equal(t, sec(60), s.watermark(), "the edge stream is behind: it holds event time")
 	s.add(&batchInput{logs: []progress{{"a", sec(300)}, {"b", sec(300)}}})
@@ -277,7 +283,7 @@ func TestWatermarkRules(t *testing.T) {
 func TestLateAndPressureAreCounted(t *testing.T) {
 	s := testSequencer(t)
 	s.maxPending = 2
-	s.add(&batchInput{logs: []progress{{"a", sec(100)}, {"b", sec(100)}}})
+	s.add(&batchInput{edges: []progress{{"logs2graph", sec(100)}}, logs: []progress{{"a", sec(100)}, {"b", sec(100)}}})
 	s.process()
 	anom := func(at int64) evidence {
 		return evidence{t: at, a: rca.Anomaly{Service: "a", Time: at, Score: 0.8, Type: "error_burst"}}
@@ -291,7 +297,7 @@ func TestLateAndPressureAreCounted(t *testing.T) {
 	assert.Equal(t, uint64(1), s.pressure)
 	assert.Equal(t, uint64(1), s.unconfirmed, "beyond the bound, the evidence furthest ahead of any confirmed time is dropped")
 	assert.Len(t, s.pending, 2, "the rest waits for event time")
-	s.add(&batchInput{logs: []progress{{"a", sec(170)}, {"b", sec(170)}}})
+	s.add(&batchInput{edges: []progress{{"logs2graph", sec(170)}}, logs: []progress{{"a", sec(180)}, {"b", sec(180)}}})
 	s.process()
 	assert.Empty(t, s.pending)
 }

@@ -42,6 +42,7 @@ type sequencer struct {
 	pending  []evidence
 	frontier int64 // every step ending at or before it has been applied
 	maxSeen  int64
+	firstLog int64 // the first log progress seen: stands for an edge stream not seen yet
 
 	late, pressure, edgeSourcesDropped, unconfirmed uint64
 }
@@ -59,6 +60,9 @@ func newSequencer(engine *rca.Engine, clk *eventtime.Clock, lateness, idleTimeou
 func (s *sequencer) add(in *batchInput) {
 	for _, p := range in.logs {
 		s.logs.Observe(p.source, p.t)
+		if s.firstLog == 0 || p.t < s.firstLog {
+			s.firstLog = p.t
+		}
 	}
 	for _, p := range in.edges {
 		old, ok := s.edges[p.source]
@@ -87,6 +91,12 @@ func (s *sequencer) watermark() int64 {
 	}
 	for _, p := range s.edges {
 		ins[n] = p
+		n++
+	}
+	if len(s.edges) == 0 && s.firstLog > 0 {
+		// A connector's edge stream starts a window and its lateness after the first records:
+		// until one is seen, the start of the logs stands for it, for at most idle_timeout.
+		ins[n] = s.firstLog
 		n++
 	}
 	if n == 0 {
