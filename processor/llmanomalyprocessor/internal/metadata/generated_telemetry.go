@@ -127,7 +127,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorLlmAnomalyFlushes, err = builder.meter.Int64Counter(
 		"otelcol_processor_llm_anomaly_flushes",
-		metric.WithDescription("Batches analysed and forwarded, by trigger (size, timeout, pressure, shutdown). [Development]"),
+		metric.WithDescription("Groups of records (one resource of one request) forwarded after analysis, by trigger (event_time, idle, pressure, shutdown). [Development]"),
 		metric.WithUnit("{batches}"),
 	)
 	errs = errors.Join(errs, err)

@@ -55,7 +55,7 @@ func AssertEqualProcessorLlmAnomalyBatchDuration(t *testing.T, tt *componenttest
 func AssertEqualProcessorLlmAnomalyFlushes(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_llm_anomaly_flushes",
-		Description: "Batches analysed and forwarded, by trigger (size, timeout, pressure, shutdown). [Development]",
+		Description: "Groups of records (one resource of one request) forwarded after analysis, by trigger (event_time, idle, pressure, shutdown). [Development]",
 		Unit:        "{batches}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
