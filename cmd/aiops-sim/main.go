@@ -10,6 +10,7 @@
 //
 //	aiops-sim -scenario db_pool_exhaustion -target orders-db -duration 25m -fault-at 18m -speed 30
 //	aiops-sim -scenario random -topology random:12 -seed 7 -speed 0
+//	aiops-sim -scenario low_traffic_slow -fault-duration 10m
 package main
 
 import (
@@ -53,6 +54,8 @@ type flags struct {
 	seed                                                       uint64
 	duration, faultAt, faultDuration, step, wait, timeout      time.Duration
 	speed, rate                                                float64
+	lowTraffic                                                 bool
+	lowTrafficCaller                                           string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var f flags
 	fs.StringVar(&f.endpoint, "endpoint", "http://127.0.0.1:4318", "OTLP/HTTP base URL (loopback only); /v1/logs and /v1/traces are added")
-	fs.StringVar(&f.scenario, "scenario", "db_pool_exhaustion", "fault kind ("+kindList()+"), none, or random (a kind chosen from -seed)")
+	fs.StringVar(&f.scenario, "scenario", "db_pool_exhaustion", "fault kind ("+kindList()+"), none, or random (one of the first six kinds, chosen from -seed)")
 	fs.StringVar(&f.topology, "topology", "default", "default (the shop) or random:N (N services, from -seed)")
 	fs.StringVar(&f.target, "target", "", "root cause node of the fault (default: chosen from -seed)")
 	fs.StringVar(&f.peer, "peer", "", "calling side of a network_partition (default: chosen from -seed)")
@@ -75,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.rate, "rate", 20, "user requests per second of event time at the entry service")
 	fs.DurationVar(&f.wait, "wait", time.Minute, "how long to retry the first request while the collector starts")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.BoolVar(&f.lowTraffic, "low-traffic", false, "add the low-traffic service "+sim.LowTrafficService+" (called about once a minute by a scheduled job; implied by the low_traffic_* scenarios)")
+	fs.StringVar(&f.lowTrafficCaller, "low-traffic-caller", "", "service whose job calls "+sim.LowTrafficService+" (default: chosen from -seed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -165,7 +170,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func kindList() string {
 	var names []string
-	for _, k := range sim.FaultKinds() {
+	for _, k := range append(sim.FaultKinds(), sim.LowTrafficFaultKinds()...) {
 		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")
@@ -211,6 +216,7 @@ func buildScenario(f flags, now time.Time) (sim.Scenario, error) {
 	return sim.NewScenario(sim.Options{
 		Topology: topo, Seed: f.seed, Start: start, Duration: f.duration, Rate: f.rate,
 		Fault: kind, FaultAt: f.faultAt, FaultDuration: f.faultDuration, Target: f.target, Peer: f.peer,
+		LowTraffic: f.lowTraffic || f.lowTrafficCaller != "", LowTrafficCaller: f.lowTrafficCaller,
 	})
 }
 
@@ -238,7 +244,11 @@ func printTruth(w io.Writer, sc sim.Scenario) error {
 	t := truth{Scenario: sc.Name, Seed: sc.Seed, Start: sc.Start, End: sc.End(), Entry: sc.Topology.Entry,
 		Services: sc.Topology.Services(), Faults: []truthFault{}}
 	for _, e := range sc.Topology.Edges {
-		t.Edges = append(t.Edges, fmt.Sprintf("%s -> %s (%s)", e.From, e.To, e.Protocol))
+		s := fmt.Sprintf("%s -> %s (%s)", e.From, e.To, e.Protocol)
+		if e.Every > 0 {
+			s += fmt.Sprintf(" every %s", e.Every)
+		}
+		t.Edges = append(t.Edges, s)
 	}
 	for _, f := range sc.Faults {
 		t.Faults = append(t.Faults, truthFault{Kind: string(f.Kind), RootCause: f.RootCause(), Peer: f.Peer,

@@ -141,3 +141,33 @@ func TestFaultAtDefaults(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "fault start")
 }
+
+func TestLowTrafficScenario(t *testing.T) {
+	rcv := &receiver{services: map[string]bool{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{
+		"-endpoint", srv.URL, "-scenario", "low_traffic_slow", "-duration", "4m", "-fault-at", "2m", "-fault-duration", "1m",
+		"-rate", "1", "-speed", "0", "-step", "10s", "-start", "2026-01-01T00:00:00Z", "-low-traffic-caller", "payment",
+	}, &out, &errOut)
+	require.NoError(t, err, errOut.String())
+	assert.Contains(t, out.String(), `"kind":"low_traffic_slow","root_cause_service":"fx-rates"`)
+	assert.Contains(t, out.String(), `"payment -\u003e fx-rates (http) every 1m0s"`)
+	assert.Contains(t, out.String(), `"symptomatic_services":["fx-rates","payment"]`)
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	assert.True(t, rcv.services["fx-rates"])
+
+	// Not asked for: the default shop only.
+	f := flags{scenario: "slow_query", topology: "default", start: "2026-01-01T00:00:00Z", duration: 25 * time.Minute, faultAt: 18 * time.Minute, step: time.Second, rate: 5}
+	sc, err := buildScenario(f, time.Now())
+	require.NoError(t, err)
+	_, ok := sc.Topology.Node("fx-rates")
+	assert.False(t, ok)
+	f.lowTraffic = true
+	sc, err = buildScenario(f, time.Now())
+	require.NoError(t, err)
+	_, ok = sc.Topology.Node("fx-rates")
+	assert.True(t, ok)
+}

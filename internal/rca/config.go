@@ -52,6 +52,20 @@ type Config struct {
 	LatencyFactor float64
 	// MinLatencyIncreaseMs is the minimum absolute p95 increase (ms) of a latency anomaly.
 	MinLatencyIncreaseMs float64
+	// Low-volume windows (at least one call, fewer than MinCalls) are judged against a separate
+	// baseline that every window with calls feeds (docs/rca.md, "the minimum evidence").
+	// LowVolumeFactor: a low-volume window is off when its p95 latency (the maximum for one or
+	// two calls) is at least this many times the low-volume baseline, or when its error rate is at
+	// least this many times the baseline error rate (and at least LowVolumeErrorRate).
+	LowVolumeFactor float64
+	// LowVolumePersistence is the number of consecutive windows with calls that must be off (the
+	// last one a low-volume window) before it is an edge anomaly; 0 disables the low-volume rule.
+	LowVolumePersistence int
+	// LowVolumeMaxGap: windows without calls do not break a run of off windows, but a window with
+	// calls that starts more than this after the end of the previous one starts a new run.
+	LowVolumeMaxGap time.Duration
+	// LowVolumeErrorRate is the least error rate of a low-volume window whose errors count.
+	LowVolumeErrorRate float64
 
 	// Bounds.
 	MaxEdges               int // graph edges; new edges are dropped when full
@@ -88,6 +102,10 @@ func DefaultConfig() Config {
 		ColdErrorRate:          0.5,
 		LatencyFactor:          3,
 		MinLatencyIncreaseMs:   50,
+		LowVolumeFactor:        10,
+		LowVolumePersistence:   2,
+		LowVolumeMaxGap:        2 * time.Minute,
+		LowVolumeErrorRate:     0.5,
 		MaxEdges:               10_000,
 		MaxServices:            5_000,
 		MaxPendingPerService:   64,
@@ -142,6 +160,18 @@ func (c Config) Validate() error {
 	}
 	if !(c.MinLatencyIncreaseMs >= 0) || math.IsInf(c.MinLatencyIncreaseMs, 0) {
 		errs = append(errs, errors.New("min_latency_increase_ms must be >= 0"))
+	}
+	if c.LowVolumePersistence < 0 || c.LowVolumePersistence > 100 {
+		errs = append(errs, errors.New("low_volume_persistence must be in [0, 100] (0 disables the low-volume rule)"))
+	}
+	if c.LowVolumePersistence > 0 {
+		if !(c.LowVolumeFactor >= 1) || math.IsInf(c.LowVolumeFactor, 0) {
+			errs = append(errs, errors.New("low_volume_factor must be >= 1 and finite"))
+		}
+		pos("low_volume_max_gap", c.LowVolumeMaxGap)
+		if !(c.LowVolumeErrorRate > 0 && c.LowVolumeErrorRate <= 1) {
+			errs = append(errs, errors.New("low_volume_error_rate must be in (0, 1]"))
+		}
 	}
 	if c.MinCalls < 1 || c.MinErrors < 1 {
 		errs = append(errs, errors.New("min_calls and min_errors must be >= 1"))

@@ -323,7 +323,9 @@ func (e *Engine) place(p pendingAnom) {
 		}
 		return
 	}
-	if e.crosses(list) {
+	// A low-volume edge anomaly carries its own persistence (consecutive off windows): it opens
+	// an incident by itself, since a quiet edge may take minutes to show a second one.
+	if e.crosses(list) || (p.sig != nil && p.sig.calls > 0 && p.sig.calls < e.cfg.MinCalls) {
 		if len(e.open) >= e.cfg.MaxOpenIncidents {
 			e.stats.DroppedIncidentsFull++
 			return

@@ -21,6 +21,20 @@ type baseline struct {
 	p95, p95Dev      float64
 	latN             int
 	logErr, logErrDv float64
+	low              lowVolume
+}
+
+// lowVolume judges the windows with too few calls for the baseline above (fewer than min_calls):
+// a separate baseline that every window with calls feeds (busy ones too), and the runs of
+// consecutive windows that are off by low_volume_factor or more. It never changes how a window
+// with min_calls calls or more is judged.
+type lowVolume struct {
+	n                 int     // windows with calls
+	errRate           float64 // EWMA of their error rate
+	latN              int     // windows with calls and a latency
+	logLat, logLatDev float64 // EWMA of ln(latency ms) and of its absolute deviation
+	latRun, errRun    int     // consecutive windows with calls that are off (latency, errors)
+	lastEnd           int64   // end of the last window with calls (0: none yet)
 }
 
 type edge struct {
@@ -237,6 +251,9 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 			}
 		}
 	}
+	if low := c.judgeLow(&b.low, w); low != nil && w.Calls < c.MinCalls {
+		consider(low)
+	}
 	if w.Calls == 0 && w.LogErrors >= c.MinErrors {
 		lim := 3*b.logErr + 4*b.logErrDv + float64(c.MinErrors)
 		if float64(w.LogErrors) > lim {
@@ -261,6 +278,89 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 	}
 	if w.Calls == 0 {
 		ewma(&b.logErr, &b.logErrDv, float64(w.LogErrors), alpha, b.logErr == 0 && b.logErrDv == 0)
+	}
+	return best
+}
+
+// minLogLatencyMs floors latencies before their logarithm (sub-microsecond windows are noise).
+const minLogLatencyMs = 1e-3
+
+// Scores of low-volume signals: a window at exactly the factor scores lowVolumeScore (High), so
+// that two of them within open_window reach the default open_threshold; larger changes score
+// up to 1 (a latency change of the factor x 100, an error rate of 100 %).
+const lowVolumeScore = 0.75
+
+// judgeLow updates the low-volume baseline and runs with a window that has calls, and returns a
+// signal when the window's latency or error run reached low_volume_persistence. The caller uses
+// the signal only for windows with fewer than min_calls calls.
+func (c *Config) judgeLow(l *lowVolume, w *EdgeWindow) *edgeSignal {
+	if c.LowVolumePersistence <= 0 || w.Calls <= 0 {
+		return nil
+	}
+	if l.lastEnd != 0 && w.WindowStart-l.lastEnd > int64(c.LowVolumeMaxGap) {
+		l.latRun, l.errRun = 0, 0 // too long without calls: earlier evidence is not consecutive
+	}
+	l.lastEnd = max(l.lastEnd, w.WindowEnd)
+	alpha := c.BaselineAlpha
+
+	// Errors: a failing window where the baseline had (almost) no failures.
+	rate := clamp01(float64(w.Errors) / float64(w.Calls))
+	baseErr := l.errRate
+	errOff := l.n >= c.BaselineWarmup && w.Errors > 0 && rate >= c.LowVolumeErrorRate && rate >= c.LowVolumeFactor*baseErr
+	if errOff {
+		l.errRun++
+	} else {
+		l.errRun = 0
+	}
+	if l.n == 0 {
+		l.errRate = rate
+	} else {
+		a := alpha
+		if errOff {
+			a /= 10
+		}
+		l.errRate += a * (rate - l.errRate)
+	}
+	l.n++
+
+	// Latency: the p95, which for one or two calls is their maximum.
+	v := w.P95
+	if w.Calls <= 2 {
+		v = max(w.P95, w.P99)
+	}
+	var latOff bool
+	var baseLat float64
+	if v > 0 {
+		x := math.Log(max(v, minLogLatencyMs))
+		if l.latN >= c.BaselineWarmup {
+			baseLat = math.Exp(l.logLat)
+			latOff = v >= c.LowVolumeFactor*baseLat && v-baseLat >= c.MinLatencyIncreaseMs && x-l.logLat >= 4*l.logLatDev
+		}
+		if latOff {
+			// The level moves ten times slower and the deviation not at all: an off window is
+			// not normal spread, and a change must not hide itself within a few windows.
+			l.latRun++
+			l.logLat += alpha / 10 * (x - l.logLat)
+		} else {
+			l.latRun = 0
+			ewma(&l.logLat, &l.logLatDev, x, alpha, l.latN == 0)
+		}
+		l.latN++
+	}
+
+	var best *edgeSignal
+	if errOff && l.errRun >= c.LowVolumePersistence {
+		best = &edgeSignal{caller: w.Client, errRate: rate, base: baseErr, kind: "edge_errors",
+			score: lowVolumeScore + (1-lowVolumeScore)*clamp01((rate-c.LowVolumeErrorRate)/(1-c.LowVolumeErrorRate+1e-9)),
+			calls: w.Calls, errs: w.Errors}
+	}
+	if latOff && l.latRun >= c.LowVolumePersistence {
+		s := &edgeSignal{caller: w.Client, p95: v, baseP95: baseLat, kind: "edge_latency",
+			score: lowVolumeScore + (1-lowVolumeScore)*clamp01(math.Log10(v/(c.LowVolumeFactor*baseLat))/2),
+			calls: w.Calls, errs: w.Errors}
+		if best == nil || s.score > best.score {
+			best = s
+		}
 	}
 	return best
 }

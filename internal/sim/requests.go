@@ -50,6 +50,31 @@ func (s *Simulator) request(t time.Time) {
 	s.serve(entry, t, tid, [8]byte{}, ptrace.SpanKindServer, ProtoHTTP, "", 0)
 }
 
+// runJob simulates one run at t of a scheduled call (Edge.Every): the caller makes the call in a
+// trace of its own (the CLIENT span is the root) and logs the job's outcome.
+func (s *Simulator) runJob(j *job, t time.Time) {
+	ns := j.from
+	if s.downAt(ns.node.Name, t) || s.rng.Float64() >= j.edge.Probability {
+		return
+	}
+	tid := s.traceID()
+	var zs [8]byte
+	cursor := t
+	for range max(j.edge.Count, 1) {
+		r := s.call(ns, j.edge, cursor, tid, zs, 0)
+		cursor = r.end
+		if r.failed {
+			return // call logged the failure
+		}
+	}
+	name := "sync-" + j.edge.To
+	if d := cursor.Sub(t); d > time.Second {
+		s.log(ns, cursor, sevWarn, tid, zs, "scheduled job %s took %dms, longer than its 1000ms budget", name, msDur(d))
+	} else {
+		s.log(ns, cursor, sevInfo, tid, zs, "scheduled job %s completed in %dms", name, msDur(d))
+	}
+}
+
 // serve simulates ns handling one request starting at t, as a SERVER (or CONSUMER) span.
 func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]byte, kind ptrace.SpanKind, proto Protocol, queue string, depth int) result {
 	name := ns.node.Name
@@ -63,7 +88,14 @@ func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]by
 	if s.active(FaultDependencyTimeout, name, t) && s.rng.Float64() < 0.85 {
 		cursor = cursor.Add(time.Duration(3000+s.rng.IntN(5000)) * time.Millisecond)
 	}
-	if s.active(FaultBadDeploy, name, t) && s.rng.Float64() < 0.5 {
+	if s.active(FaultLowTrafficSlow, name, t) {
+		cursor = cursor.Add(time.Duration(9500+s.rng.IntN(1000)) * time.Millisecond)
+	}
+	if s.active(FaultLowTrafficErrors, name, t) {
+		res = result{failed: true, code: 500, reason: "rates unavailable"}
+		s.log(ns, cursor, sevError, tid, sid, "failed to load rates: upstream feed returned 503 Service Unavailable request_id=%s", reqID(tid))
+	}
+	if !res.failed && s.active(FaultBadDeploy, name, t) && s.rng.Float64() < 0.5 {
 		res = result{failed: true, code: 500, reason: "internal error"}
 		s.log(ns, cursor, sevError, tid, sid,
 			"handler panic: runtime error: invalid memory address or nil pointer dereference in %sHandler.Process (build %s) request_id=%s",

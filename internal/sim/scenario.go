@@ -34,9 +34,18 @@ const (
 	// FaultNetworkPartition: the calls from Peer to Service are refused. Root cause: Service
 	// (the unreachable callee); the symptoms are in Peer and upstream of it.
 	FaultNetworkPartition FaultKind = "network_partition"
+	// FaultLowTrafficSlow: a service called about once a minute by a scheduled job (the
+	// low-traffic service, see WithLowTrafficService), normally answering in 2-3 ms, takes about
+	// 10 s per request. Root cause: that service. Its caller's job only gets slower (its timeout
+	// is 30 s), nothing fails: the change shows only as the latency of a handful of calls.
+	FaultLowTrafficSlow FaultKind = "low_traffic_slow"
+	// FaultLowTrafficErrors: the low-traffic service fails every request (HTTP 500) within
+	// milliseconds. Root cause: that service.
+	FaultLowTrafficErrors FaultKind = "low_traffic_errors"
 )
 
-// FaultKinds returns every fault kind except FaultNone.
+// FaultKinds returns the fault kinds that any topology can host (every kind except FaultNone
+// and the low-traffic kinds): the rotation of GenerateScenarios and of aiops-sim -scenario random.
 func FaultKinds() []FaultKind {
 	return []FaultKind{
 		FaultDBPoolExhaustion, FaultSlowQuery, FaultDependencyTimeout,
@@ -44,12 +53,21 @@ func FaultKinds() []FaultKind {
 	}
 }
 
+// LowTrafficFaultKinds returns the fault kinds of the low-traffic service. Scenarios of these
+// kinds add the service to their topology (Options.LowTraffic).
+func LowTrafficFaultKinds() []FaultKind {
+	return []FaultKind{FaultLowTrafficSlow, FaultLowTrafficErrors}
+}
+
+// LowTraffic reports whether k is a fault of the low-traffic service.
+func (k FaultKind) LowTraffic() bool { return k == FaultLowTrafficSlow || k == FaultLowTrafficErrors }
+
 // ParseFaultKind accepts a fault kind name.
 func ParseFaultKind(s string) (FaultKind, error) {
 	if s == string(FaultNone) || s == "" {
 		return FaultNone, nil
 	}
-	for _, k := range FaultKinds() {
+	for _, k := range append(FaultKinds(), LowTrafficFaultKinds()...) {
 		if string(k) == s {
 			return k, nil
 		}
@@ -120,6 +138,8 @@ func (s *Scenario) Validate() error {
 			return fmt.Errorf("fault %s needs a service, %q is a %s", f.Kind, f.Service, n.Kind)
 		case f.Kind == FaultNetworkPartition && !s.hasSyncEdge(f.Peer, f.Service):
 			return fmt.Errorf("fault %s: no call %s -> %s", f.Kind, f.Peer, f.Service)
+		case f.Kind.LowTraffic() && len(s.Topology.scheduledCallers(f.Service)) == 0:
+			return fmt.Errorf("fault %s needs a service called by a scheduled job, %q is not", f.Kind, f.Service)
 		}
 	}
 	return nil
@@ -143,6 +163,9 @@ func (s *Scenario) End() time.Time { return s.Start.Add(s.Duration) }
 func (s *Scenario) Symptomatic(f Fault) []string {
 	var first []string
 	switch f.Kind {
+	case FaultLowTrafficSlow, FaultLowTrafficErrors:
+		// The service and the jobs calling it; no request waits for a job.
+		return append([]string{f.Service}, s.Topology.scheduledCallers(f.Service)...)
 	case FaultDBPoolExhaustion, FaultSlowQuery:
 		first = s.Topology.Callers(f.Service)
 	case FaultNetworkPartition:
@@ -176,6 +199,11 @@ type Options struct {
 	FaultDuration time.Duration // zero: until the end
 	Target        string        // root cause node; empty: chosen from the seed
 	Peer          string        // partition caller; empty: chosen from the seed
+	// LowTraffic adds the low-traffic service (WithLowTrafficService) to the topology, called by
+	// LowTrafficCaller (empty: a service chosen from the seed). Implied by the low-traffic fault
+	// kinds; a topology that already has the service is kept as it is.
+	LowTraffic       bool
+	LowTrafficCaller string
 }
 
 // DefaultStart is the event time a scenario starts at when Options.Start is zero.
@@ -200,6 +228,23 @@ func NewScenario(o Options) (Scenario, error) {
 	}
 	if o.Fault == "" {
 		o.Fault = FaultNone
+	}
+	if o.LowTraffic || o.Fault.LowTraffic() {
+		if _, ok := o.Topology.Node(LowTrafficService); !ok {
+			caller := o.LowTrafficCaller
+			if caller == "" {
+				svcs := o.Topology.Services()
+				if len(svcs) == 0 {
+					return Scenario{}, errors.New("low-traffic service: the topology has no service to call it")
+				}
+				caller = svcs[rand.New(rand.NewPCG(o.Seed, 0x10f7)).IntN(len(svcs))] //nolint:gosec // G404: seeded, reproducible simulation
+			}
+			t, err := WithLowTrafficService(o.Topology, caller)
+			if err != nil {
+				return Scenario{}, err
+			}
+			o.Topology = t
+		}
 	}
 	sc := Scenario{
 		Name: string(o.Fault), Seed: o.Seed, Topology: o.Topology, Start: o.Start,
@@ -238,6 +283,12 @@ func pickTarget(f *Fault, t *Topology, rng *rand.Rand) error {
 	var cands []string
 	var peers []string
 	for _, n := range t.Nodes {
+		if f.Kind.LowTraffic() {
+			if n.Kind == KindService && len(t.scheduledCallers(n.Name)) > 0 {
+				cands = append(cands, n.Name) // called by a job: no traffic from user requests
+			}
+			continue
+		}
 		if visits[n.Name] < minVisits {
 			continue
 		}
@@ -304,6 +355,13 @@ type EvalOptions struct {
 	FaultFreeEvery int
 	// DefaultShopEvery uses the default shop for every n-th scenario (0: 5, negative: never).
 	DefaultShopEvery int
+	// Kinds are the fault kinds in rotation (nil: FaultKinds()).
+	Kinds []FaultKind
+	// LowTraffic adds the low-traffic service to every scenario, the fault-free ones included;
+	// implied when Kinds has a low-traffic kind.
+	LowTraffic bool
+	// FaultDuration is the length of every fault (zero: until the end of the run).
+	FaultDuration time.Duration
 }
 
 // GenerateScenarios returns a deterministic set of evaluation scenarios: random topologies and
@@ -329,6 +387,15 @@ func GenerateScenarios(o EvalOptions) ([]Scenario, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0xe7a1)) //nolint:gosec // G404: seeded, reproducible simulation
 	kinds := FaultKinds()
+	if len(o.Kinds) > 0 {
+		kinds = o.Kinds
+	}
+	for _, k := range kinds {
+		if _, err := ParseFaultKind(string(k)); err != nil || k == FaultNone {
+			return nil, fmt.Errorf("eval kinds: %q is not a fault kind", k)
+		}
+		o.LowTraffic = o.LowTraffic || k.LowTraffic()
+	}
 	out := make([]Scenario, 0, o.Count)
 	k := 0
 	for i := 0; len(out) < o.Count; i++ {
@@ -348,6 +415,7 @@ func GenerateScenarios(o EvalOptions) ([]Scenario, error) {
 		at := o.Duration*3/10 + time.Duration(rng.Int64N(int64(o.Duration/5)+1))
 		sc, err := NewScenario(Options{
 			Topology: topo, Seed: seed, Duration: o.Duration, Rate: o.Rate, Fault: kind, FaultAt: at,
+			FaultDuration: o.FaultDuration, LowTraffic: o.LowTraffic,
 		})
 		if err != nil {
 			continue // this topology cannot host this fault kind (no database ...): next one

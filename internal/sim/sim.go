@@ -57,6 +57,7 @@ type Simulator struct {
 	ftStart   []bool      // per fault: start lines emitted
 	ftEnd     []bool      // per fault: end lines emitted
 	ftCrashes []int       // per fault: OOM kills emitted
+	jobs      []job       // scheduled calls (Edge.Every), in topology order
 	pending   evHeap
 	seq       uint64
 	stats     Stats
@@ -65,9 +66,16 @@ type Simulator struct {
 type nodeState struct {
 	idx     int
 	node    Node
-	callees []Edge
+	callees []Edge // calls made while handling a request (scheduled calls are jobs)
 	addr    string
 	version string
+}
+
+// job is a scheduled call and the time of its next run.
+type job struct {
+	from *nodeState
+	edge Edge
+	next time.Time
 }
 
 // New returns a simulator positioned at the scenario's start.
@@ -86,14 +94,26 @@ func New(sc Scenario) (*Simulator, error) {
 		if n.Latency == 0 {
 			n.Latency = 5 * time.Millisecond
 		}
+		var callees []Edge
+		for _, e := range sc.Topology.Callees(n.Name) {
+			if e.Every == 0 {
+				callees = append(callees, e)
+			}
+		}
 		ns := &nodeState{
-			idx: i, node: n, callees: sc.Topology.Callees(n.Name),
+			idx: i, node: n, callees: callees,
 			addr:    fmt.Sprintf("10.0.%d.%d", i/200, 10+i%200),
 			version: fmt.Sprintf("1.%d.%d", 2+i%5, i%7),
 		}
 		s.nodes = append(s.nodes, ns)
 		s.byName[n.Name] = ns
 		s.bgNext = append(s.bgNext, sc.Start.Add(time.Duration(s.rng.Int64N(int64(10*time.Second)))))
+	}
+	for _, e := range sc.Topology.Edges {
+		if e.Every > 0 {
+			first := sc.Start.Add(time.Duration(s.rng.Float64() * float64(e.Every)))
+			s.jobs = append(s.jobs, job{from: s.byName[e.From], edge: e, next: first})
+		}
 	}
 	for _, f := range sc.Faults {
 		s.ftNext = append(s.ftNext, f.Start.Add(time.Second))
@@ -130,6 +150,13 @@ func (s *Simulator) Next(step time.Duration) (Chunk, bool) {
 	for s.arrival.Before(genTo) {
 		s.request(s.arrival)
 		s.arrival = s.arrival.Add(s.interArrival())
+	}
+	for i := range s.jobs {
+		j := &s.jobs[i]
+		for j.next.Before(genTo) {
+			s.runJob(j, j.next)
+			j.next = j.next.Add(time.Duration((0.8 + 0.4*s.rng.Float64()) * float64(j.edge.Every)))
+		}
 	}
 	s.timers(genTo)
 	ch := Chunk{Start: from, End: to, Logs: plog.NewLogs(), Traces: ptrace.NewTraces()}

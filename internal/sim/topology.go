@@ -57,6 +57,12 @@ type Edge struct {
 	// Timeout of the caller for one call; zero means a default (2 s for services, 1 s for
 	// databases). Not used for queues.
 	Timeout time.Duration
+	// Every makes the call a scheduled job of From rather than a part of user requests: about
+	// every Every (each interval drawn uniformly within 20 % of it), From makes the call (with
+	// Probability, Count times) in a trace of its own whose root is the CLIENT span, and logs
+	// the job's outcome. Zero: the call is made while handling requests. Scheduled calls do not
+	// count in Visits.
+	Every time.Duration
 }
 
 // Topology is a call graph: nodes, edges and the entry service that receives user requests.
@@ -83,7 +89,7 @@ func (t *Topology) Node(name string) (Node, bool) {
 	return Node{}, false
 }
 
-// Callees returns the edges out of a node, in topology order.
+// Callees returns the edges out of a node, in topology order (scheduled calls included).
 func (t *Topology) Callees(name string) []Edge {
 	var out []Edge
 	for _, e := range t.Edges {
@@ -117,7 +123,8 @@ func (t *Topology) Services() []string {
 }
 
 // Upstream returns the services that (transitively) call name synchronously, nearest first
-// (breadth first). Calls through a queue do not count: a producer does not wait for its consumer.
+// (breadth first). Calls through a queue do not count: a producer does not wait for its consumer;
+// nor do scheduled calls (Edge.Every): no request waits for a job.
 func (t *Topology) Upstream(name string) []string {
 	var out []string
 	queue := []string{name}
@@ -126,7 +133,7 @@ func (t *Topology) Upstream(name string) []string {
 		cur := queue[0]
 		queue = queue[1:]
 		for _, e := range t.Edges {
-			if e.To != cur || seen[e.From] || e.Protocol == ProtoMessaging {
+			if e.To != cur || seen[e.From] || e.Protocol == ProtoMessaging || e.Every > 0 {
 				continue
 			}
 			seen[e.From] = true
@@ -180,6 +187,9 @@ func (t *Topology) Validate() error {
 		}
 		if e.Probability <= 0 || e.Probability > 1 || e.Count < 0 || e.Count > 10 || e.Timeout < 0 {
 			return fmt.Errorf("edge %s -> %s: probability must be in (0,1], count in 0..10, timeout >= 0", e.From, e.To)
+		}
+		if e.Every != 0 && (e.Every < time.Second || e.Every > MaxDuration || fk != KindService || e.Protocol == ProtoMessaging) {
+			return fmt.Errorf("edge %s -> %s: a scheduled call (every) is made by a service, not to a queue, every 1s..%s", e.From, e.To, MaxDuration)
 		}
 		switch {
 		case fk == KindDatabase:
@@ -240,7 +250,7 @@ func (t *Topology) Visits() map[string]float64 {
 	}
 	for _, n := range ord {
 		for _, e := range t.Edges {
-			if e.From == n {
+			if e.From == n && e.Every == 0 {
 				v[e.To] += v[n] * e.Probability * float64(max(e.Count, 1))
 			}
 		}
@@ -277,6 +287,45 @@ func DefaultShop() *Topology {
 			{From: "shipping-requests", To: "shipping", Protocol: ProtoMessaging, Probability: 1, Count: 1},
 		},
 	}
+}
+
+// The low-traffic service (WithLowTrafficService).
+const (
+	// LowTrafficService is the name of the low-traffic service.
+	LowTrafficService = "fx-rates"
+	// LowTrafficEvery is how often its caller calls it (a scheduled job).
+	LowTrafficEvery = time.Minute
+	// lowTrafficTimeout is the caller's timeout for the call: a batch job waits long.
+	lowTrafficTimeout = 30 * time.Second
+)
+
+// WithLowTrafficService returns a copy of t with one more service, LowTrafficService (own
+// latency 1 ms: its calls take 2-3 ms), that caller calls about once a minute from a scheduled
+// job (Edge.Every = LowTrafficEvery, HTTP, timeout 30 s) and that nothing else calls. t itself
+// is not changed.
+func WithLowTrafficService(t *Topology, caller string) (*Topology, error) {
+	if n, ok := t.Node(caller); !ok || n.Kind != KindService {
+		return nil, fmt.Errorf("low-traffic service: caller %q is not a service of the topology", caller)
+	}
+	if _, ok := t.Node(LowTrafficService); ok {
+		return nil, fmt.Errorf("low-traffic service: the topology already has a node %q", LowTrafficService)
+	}
+	out := &Topology{Entry: t.Entry, Nodes: append([]Node(nil), t.Nodes...), Edges: append([]Edge(nil), t.Edges...)}
+	out.Nodes = append(out.Nodes, Node{Name: LowTrafficService, Kind: KindService, Latency: time.Millisecond})
+	out.Edges = append(out.Edges, Edge{From: caller, To: LowTrafficService, Protocol: ProtoHTTP, Probability: 1, Count: 1,
+		Timeout: lowTrafficTimeout, Every: LowTrafficEvery})
+	return out, out.Validate()
+}
+
+// scheduledCallers returns the services that call name from a scheduled job, in edge order.
+func (t *Topology) scheduledCallers(name string) []string {
+	var out []string
+	for _, e := range t.Edges {
+		if e.To == name && e.Every > 0 && !contains(out, e.From) {
+			out = append(out, e.From)
+		}
+	}
+	return out
 }
 
 var serviceNames = []string{
@@ -375,7 +424,7 @@ func (t *Topology) capVisits(limit float64) {
 	incoming := func(n string) float64 {
 		sum := 0.0
 		for _, e := range t.Edges {
-			if e.To == n {
+			if e.To == n && e.Every == 0 {
 				sum += v[e.From] * e.Probability * float64(max(e.Count, 1))
 			}
 		}
@@ -392,7 +441,7 @@ func (t *Topology) capVisits(limit float64) {
 		}
 		f := limit / v[n]
 		for k := range t.Edges {
-			if t.Edges[k].To == n {
+			if t.Edges[k].To == n && t.Edges[k].Every == 0 {
 				t.Edges[k].Probability = max(0.05, t.Edges[k].Probability*f)
 			}
 		}
