@@ -166,7 +166,7 @@ func shiftCycle(reqs []benchReq, cycle uint64) {
 
 func benchConnector(b *testing.B, cfg *Config) (*tracesConnector, *graphConnector) {
 	b.Helper()
-	// The wall clock is far ahead of the event time, so the skew clamp never fires.
+	// The wall clock is far ahead of the event time (a replay), so no timestamp is re-stamped.
 	clk := clockwork.NewFakeClockAt(time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour))
 	f := newFactoryWith(clk)
 	c, err := f.CreateTracesToLogs(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())

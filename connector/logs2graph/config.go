@@ -28,7 +28,8 @@ type Config struct {
 	// active in each window. Windows are aligned on multiples of it since the Unix epoch.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	// AllowedLateness is how long (event time) a window stays open after its end for late data.
-	// A window [s, e) is emitted once the newest event time seen reaches e + allowed_lateness.
+	// A window [s, e) is emitted once event time (the second most advanced service's latest span
+	// or record) reaches e + allowed_lateness.
 	// Keep it >= pending_ttl so that unmatched span halves still land in their own window.
 	AllowedLateness time.Duration `mapstructure:"allowed_lateness"`
 	// PendingTTL is how long (event time) a span waits for the other half of its call (its
@@ -56,9 +57,13 @@ type Config struct {
 	// logs2graph.snapshot records, so that a consumer started late learns the whole graph.
 	// 0 disables snapshots.
 	SnapshotInterval time.Duration `mapstructure:"snapshot_interval"`
-	// MaxClockSkew clamps timestamps in the future: a span or log record ending later than the
-	// wall clock plus max_clock_skew is moved back to that limit (durations are kept), so that one
-	// badly skewed clock cannot push event time ahead. 0 disables the clamp.
+	// MaxClockSkew bounds clock skew while event time is live (within max_clock_skew of the wall
+	// clock): a span or log record more than max_clock_skew ahead of the wall clock is re-stamped
+	// (a span to the wall clock, keeping its duration; a log record to its observed time when
+	// that is plausible) and counted. Replays of past data are never re-stamped. Timestamps
+	// before 1971 or more than a day ahead are always re-stamped; 0 disables only the skew check.
+	// A snapshot restored from storage whose event time is ahead of the wall clock by more than
+	// max_clock_skew does not restore its event time.
 	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
 	// IdleAdvance makes event time progress with the wall clock once no span or log record has
 	// arrived for idle_advance, so that the last windows are emitted when the input stops.
@@ -143,6 +148,8 @@ func (cfg *Config) graphConfig() graph.Config {
 	gc.MaxEdges = cfg.MaxEdges
 	gc.MaxNodes = cfg.MaxNodes
 	gc.UserName = cfg.UserNode
+	gc.Clock.MaxSkew = cfg.MaxClockSkew
+	gc.Clock.MaxSources = cfg.MaxNodes
 	gc.LatencyBuckets = make([]float64, len(cfg.LatencyBuckets))
 	for i, b := range cfg.LatencyBuckets {
 		gc.LatencyBuckets[i] = b.Seconds()

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
@@ -32,8 +33,8 @@ type clock = clockwork.Clock
 // snapshotKey is the storage key of the graph snapshot (the payload carries its own version).
 const snapshotKey = "graph"
 
-// maxTick bounds the wall-clock period of the flush loop: closed windows leave at most this long
-// after the watermark closes them.
+// maxTick bounds the wall-clock period of the loop that advances an idle input's event time
+// (windows closed by data leave in the call that brought the data).
 const maxTick = time.Second
 
 // maxPooledBuffer is the largest conversion buffer (in items) kept for reuse.
@@ -56,18 +57,23 @@ type graphConnector struct {
 	// instance then ignores its input, which is the same data (the collector feeds both).
 	tracesFromLogsInstance atomic.Bool
 
-	// mu guards store, lastInput, lastTick and lastStats.
-	mu        sync.Mutex
+	// mu guards store, lastInput, lastTick, lastStats and progress.
+	mu sync.Mutex
+	// emitMu orders the emission of closed windows: it is taken before mu is released, so
+	// windows leave in the order the store closed them whichever goroutine closed them.
+	emitMu    sync.Mutex
 	store     *graph.Store
 	lastInput time.Time
 	lastTick  time.Time
 	lastStats graph.Stats
+	progress  int64 // the store's ClosedUpTo last announced in a progress record
 
 	spanBufs sync.Pool // *[]graph.Span
 	logBufs  sync.Pool // *[]graph.LogRef
 
 	pending atomic.Int64
 	edges   atomic.Int64
+	ticks   atomic.Uint64 // completed ticks of the flush loop (tests wait on it)
 
 	lastMetrics time.Time // loop goroutine only (and Shutdown after the loop stopped)
 
@@ -172,9 +178,7 @@ func (c *graphConnector) Shutdown(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		windows := c.store.FlushAll()
-		c.updateGaugesLocked()
-		c.mu.Unlock()
-		c.emitWindows(ctx, windows)
+		c.emitLocked(ctx, windows)
 		c.emitMetrics(ctx)
 		c.recordStats(ctx)
 		if c.client != nil {
@@ -221,40 +225,60 @@ func (c *graphConnector) loop(ctx context.Context) {
 	}
 }
 
-// tick advances event time when the input is idle, emits the windows the watermark has closed,
-// and emits the metrics every flush_interval of wall clock.
+// tick advances event time when the input is idle, emits the windows the watermark has closed
+// (and a progress record when the closed-up-to time advanced), and emits the metrics every
+// flush_interval of wall clock.
 func (c *graphConnector) tick(ctx context.Context) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	if c.cfg.IdleAdvance > 0 && now.Sub(c.lastInput) >= c.cfg.IdleAdvance {
 		if wm := c.store.Watermark(); wm > 0 {
 			if d := now.Sub(c.lastTick); d > 0 {
-				c.store.Advance(wm + int64(d))
+				c.store.Advance(wm + int64(d)) // the clock's AdvanceTo: the services' progress is kept
 			}
 		}
 	}
 	c.lastTick = now
-	windows := c.store.Flush()
-	c.updateGaugesLocked()
-	c.mu.Unlock()
-
-	c.emitWindows(ctx, windows)
+	c.emitLocked(ctx, c.store.Flush())
 	if now.Sub(c.lastMetrics) >= c.cfg.FlushInterval {
 		c.lastMetrics = now
 		c.emitMetrics(ctx)
 	}
 	c.recordStats(ctx)
+	c.ticks.Add(1)
 }
 
-// futureLimit is the latest accepted event time (0: no limit).
-func (c *graphConnector) futureLimit(now time.Time) int64 {
-	if c.cfg.MaxClockSkew <= 0 {
+// progressLocked returns the closed-up-to time to announce in a progress record, or 0 when it
+// has not advanced since the last one. c.mu must be held.
+func (c *graphConnector) progressLocked() int64 {
+	cu := c.store.ClosedUpTo()
+	if cu <= c.progress {
 		return 0
 	}
-	return now.Add(c.cfg.MaxClockSkew).UnixNano()
+	c.progress = cu
+	return cu
 }
 
-// consumeTraces adds the spans to the graph under one lock.
+// emitLocked emits the closed windows, and a progress record when the closed-up-to time
+// advanced, then releases c.mu. It is called with c.mu held: emitMu is taken before c.mu is
+// released, so emissions leave in the order the store produced them. Emitting in the call that
+// closed the windows (not on a later tick) keeps the edge stream in step with the data: at
+// replay speed a consumer sees the edges of a window right after the data that closed it.
+func (c *graphConnector) emitLocked(ctx context.Context, windows []graph.Window) {
+	progress := c.progressLocked()
+	c.updateGaugesLocked()
+	if len(windows) == 0 && progress == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.emitMu.Lock()
+	c.mu.Unlock()
+	defer c.emitMu.Unlock()
+	c.emitWindows(ctx, windows, progress)
+}
+
+// consumeTraces adds the spans to the graph under one lock, as one batch: timestamps are
+// re-stamped against the wall clock, every span is added, then event time advances.
 func (c *graphConnector) consumeTraces(ctx context.Context, td ptrace.Traces) error {
 	n := td.SpanCount()
 	if n == 0 {
@@ -263,13 +287,14 @@ func (c *graphConnector) consumeTraces(ctx context.Context, td ptrace.Traces) er
 	c.tb.ConnectorLogs2graphSpansIn.Add(ctx, int64(n))
 	now := c.clock.Now()
 	bp := c.spanBufs.Get().(*[]graph.Span)
-	buf := graphpdata.AppendSpans((*bp)[:0], td, c.futureLimit(now))
+	buf := graphpdata.AppendSpans((*bp)[:0], td, 0)
 
 	c.mu.Lock()
+	c.store.StampSpans(buf, now.UnixNano())
 	c.store.AddSpans(buf)
 	c.lastInput = now
-	c.updateGaugesLocked()
-	c.mu.Unlock()
+	windows := c.store.Flush()
+	c.emitLocked(ctx, windows)
 
 	clear(buf) // do not keep the request's strings alive
 	if cap(buf) <= maxPooledBuffer {
@@ -286,15 +311,13 @@ func (c *graphConnector) consumeLogs(ctx context.Context, ld plog.Logs) error {
 		c.tb.ConnectorLogs2graphLogRecordsIn.Add(ctx, int64(n))
 		now := c.clock.Now()
 		bp := c.logBufs.Get().(*[]graph.LogRef)
-		buf := graphpdata.AppendLogRefs((*bp)[:0], ld, c.futureLimit(now))
+		buf := graphpdata.AppendLogRefs((*bp)[:0], ld, 0)
 
 		c.mu.Lock()
-		for i := range buf {
-			c.store.AddLog(&buf[i])
-		}
+		c.store.StampLogs(buf, now.UnixNano())
+		c.store.AddLogs(buf)
 		c.lastInput = now
-		c.updateGaugesLocked()
-		c.mu.Unlock()
+		c.emitLocked(ctx, c.store.Flush())
 
 		clear(buf)
 		if cap(buf) <= maxPooledBuffer {
@@ -319,15 +342,14 @@ func (c *graphConnector) observed() pcommon.Timestamp {
 	return pcommon.NewTimestampFromTime(c.clock.Now())
 }
 
-func (c *graphConnector) emitWindows(ctx context.Context, windows []graph.Window) {
-	if len(windows) == 0 {
-		return
-	}
+// emitWindows emits one edge record per edge of the closed windows, then, when progress is
+// not 0, one progress record.
+func (c *graphConnector) emitWindows(ctx context.Context, windows []graph.Window, progress int64) {
 	next := c.edgeOutput()
 	if next == nil {
 		return
 	}
-	ld, n := windowsToLogs(c.identity, windows, c.observed())
+	ld, n := windowsToLogs(c.identity, windows, progress, c.cfg.FlushInterval, c.observed())
 	c.emitLogs(ctx, next, ld, n)
 }
 
@@ -395,6 +417,12 @@ func (c *graphConnector) recordStats(ctx context.Context) {
 			c.tb.ConnectorLogs2graphDropped.Add(ctx, int64(d), reasonAttr(r.String()))
 		}
 	}
+	if d := st.TimeFixedImpossible - prev.TimeFixedImpossible; d > 0 {
+		c.tb.ConnectorLogs2graphTimestampsFixed.Add(ctx, int64(d), reasonAttr(eventtime.FixImpossible.String()))
+	}
+	if d := st.TimeFixedAhead - prev.TimeFixedAhead; d > 0 {
+		c.tb.ConnectorLogs2graphTimestampsFixed.Add(ctx, int64(d), reasonAttr(eventtime.FixAhead.String()))
+	}
 }
 
 func reasonAttr(reason string) metric.AddOption {
@@ -414,9 +442,10 @@ func (c *graphConnector) load(ctx context.Context) {
 		return
 	}
 	c.mu.Lock()
-	err = c.store.UnmarshalBinary(data)
+	discarded, err := c.store.Restore(data, c.clock.Now().UnixNano())
 	st := c.store.Stats()
 	c.lastStats = st
+	c.progress = c.store.ClosedUpTo()
 	c.updateGaugesLocked()
 	c.mu.Unlock()
 	if err != nil {
@@ -424,7 +453,12 @@ func (c *graphConnector) load(ctx context.Context) {
 		c.logger.Warn("Ignoring corrupt or unknown graph snapshot, starting fresh", zap.Error(err))
 		return
 	}
-	c.logger.Info("Restored graph snapshot", zap.Int("edges", st.Edges), zap.Int("nodes", st.Nodes))
+	if discarded {
+		c.logger.Warn("Graph snapshot has an implausible event time (ahead of the wall clock by more than max_clock_skew): edges restored, event time not",
+			zap.Duration("max_clock_skew", c.cfg.MaxClockSkew))
+	}
+	c.logger.Info("Restored graph snapshot", zap.Int("edges", st.Edges), zap.Int("nodes", st.Nodes),
+		zap.Time("event_time", time.Unix(0, st.Watermark).UTC()))
 }
 
 func (c *graphConnector) save(ctx context.Context) {

@@ -75,7 +75,7 @@ func TestLogsPassThroughUnchangedAndAttributed(t *testing.T) {
 	require.NoError(t, p.logs.ConsumeLogs(context.Background(), ld))
 	require.Len(t, p.pass.AllLogs(), 1, "records pass through synchronously")
 	assert.Equal(t, want, p.pass.AllLogs()[0], "records pass through unchanged")
-	assert.Zero(t, p.edges.LogRecordCount(), "no window closed yet")
+	assert.Zero(t, countEvents(p.edges, eventEdge), "no window closed yet")
 
 	p.shutdown(t)
 	got := totals(p.edges)
@@ -103,9 +103,16 @@ func TestLogsOnlyDeploymentEmitsEdgesOnLogsOutput(t *testing.T) {
 	require.NoError(t, c.Shutdown(context.Background()))
 
 	recs := records(sink)
-	require.Len(t, recs, 2, "the input record, then the edge record")
-	assert.Equal(t, eventEdge, recs[1].EventName())
-	assert.Equal(t, edgeSummary{client: "api", server: "billing.internal", conn: "virtual", source: "logs"}, summarize(recs[1]))
+	require.Len(t, recs, 4, "a progress record (the store's event time started), the input record, then at shutdown the edge record and a progress record")
+	assert.Equal(t, eventProgress, recs[0].EventName())
+	assert.Empty(t, recs[1].EventName())
+	assert.Equal(t, eventEdge, recs[2].EventName())
+	assert.Equal(t, edgeSummary{client: "api", server: "billing.internal", conn: "virtual", source: "logs"}, summarize(recs[2]))
+	assert.Equal(t, eventProgress, recs[3].EventName())
+	ends := progressEnds(sink)
+	require.Len(t, ends, 2)
+	assert.Less(t, ends[0], t0.UnixNano(), "before the record's window")
+	assert.Equal(t, t0.Add(15*time.Second).UnixNano(), ends[1], "shutdown closes the current window")
 }
 
 func TestSharedGraphAcrossPipelines(t *testing.T) {
@@ -124,7 +131,7 @@ func TestSharedGraphAcrossPipelines(t *testing.T) {
 	// Shutting down one pipeline keeps the graph running for the others.
 	require.NoError(t, p.metrics.Shutdown(context.Background()))
 	require.NoError(t, p.logs.Shutdown(context.Background()))
-	assert.Zero(t, p.edges.LogRecordCount())
+	assert.Zero(t, countEvents(p.edges, eventEdge))
 	require.NoError(t, p.traces.Shutdown(context.Background()))
 
 	got := totals(p.edges)
@@ -135,7 +142,9 @@ func TestSharedGraphAcrossPipelines(t *testing.T) {
 	assert.NotEmpty(t, p.mets.AllMetrics(), "metrics emitted at shutdown")
 	metadatatest.AssertEqualConnectorLogs2graphSpansIn(t, tel, []metricdata.DataPoint[int64]{{Value: 5}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualConnectorLogs2graphPairs(t, tel, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualConnectorLogs2graphRecordsEmitted(t, tel, []metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp())
+	// the progress record of the first batch, then three edge records and the progress record
+	// of the shutdown
+	metadatatest.AssertEqualConnectorLogs2graphRecordsEmitted(t, tel, []metricdata.DataPoint[int64]{{Value: 5}}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestMetricsOutput(t *testing.T) {
@@ -226,30 +235,50 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	require.NoError(t, p.clock.BlockUntilContext(context.Background(), 1))
 
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
-	// A span 40 s later in event time closes the first window [0, 15 s) (end + lateness <= 40 s).
+	// The first batch starts event time: a progress record says that the windows before it are
+	// complete (there were none).
+	require.Equal(t, 1, p.edges.LogRecordCount())
+	require.Equal(t, eventProgress, records(p.edges)[0].EventName())
+	assert.Less(t, progressEnds(p.edges)[0], t0.UnixNano())
+	// Calls 40 s later in event time close the first window [0, 15 s) (end + lateness <= 40 s),
+	// in the same call: no tick is needed.
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(2, 40*time.Second, false)...)))
-	p.clock.Advance(time.Second)
-	require.Eventually(t, func() bool { return p.edges.LogRecordCount() == 3 }, 5*time.Second, time.Millisecond)
-	for _, lr := range records(p.edges) {
+	require.Equal(t, 5, p.edges.LogRecordCount())
+	recs := records(p.edges)[1:]
+	for _, lr := range recs[:3] {
+		assert.Equal(t, eventEdge, lr.EventName())
 		start, _ := lr.Attributes().Get(attrWindowStart)
 		assert.Equal(t, t0.UnixNano(), start.Int())
 		assert.Equal(t, pcommon.NewTimestampFromTime(t0.Add(15*time.Second)), lr.Timestamp())
 	}
+	// After the edge records of the flush: every window ending at or before 15 s is complete.
+	assert.Equal(t, eventProgress, recs[3].EventName())
+	assert.Equal(t, pcommon.NewTimestampFromTime(t0.Add(15*time.Second)), recs[3].Timestamp())
+	start, _ := recs[3].Attributes().Get(attrWindowStart)
+	assert.Equal(t, t0.UnixNano(), start.Int(), "the progress record carries the last closed window's start")
+	assert.Equal(t, t0.Add(15*time.Second).UnixNano(), progressEnds(p.edges)[1])
+	p.tickOnce(t)
+	assert.Equal(t, 5, p.edges.LogRecordCount(), "a tick emits nothing more while the input is not idle")
 
-	// The input stops. After idle_advance of wall clock, event time follows the wall clock and the
-	// window of the second call ([30 s, 45 s), closing at 60 s) is emitted.
+	// The input stops. After idle_advance of wall clock, event time follows the wall clock: the
+	// empty window [15 s, 30 s) closes (a progress record alone), then the window of the second
+	// call ([30 s, 45 s), closing at 60 s).
 	for i := 0; i < 9; i++ {
-		p.clock.Advance(time.Second)
+		p.tickOnce(t)
 	}
-	assert.Equal(t, 3, p.edges.LogRecordCount(), "not idle long enough")
-	deadline := time.Now().Add(5 * time.Second)
-	for p.edges.LogRecordCount() == 3 && time.Now().Before(deadline) {
-		require.NoError(t, p.clock.BlockUntilContext(context.Background(), 1))
-		p.clock.Advance(time.Second)
+	assert.Equal(t, 5, p.edges.LogRecordCount(), "not idle long enough")
+	for i := 0; countEvents(p.edges, eventEdge) == 3 && i < 100; i++ {
+		p.tickOnce(t)
 	}
-	require.Eventually(t, func() bool { return p.edges.LogRecordCount() == 6 }, 5*time.Second, time.Millisecond)
-	start, _ := records(p.edges)[5].Attributes().Get(attrWindowStart)
+	require.Equal(t, 10, p.edges.LogRecordCount())
+	recs = records(p.edges)[1:]
+	assert.Equal(t, eventProgress, recs[4].EventName())
+	start, _ = recs[5].Attributes().Get(attrWindowStart)
 	assert.Equal(t, t0.Add(30*time.Second).UnixNano(), start.Int())
+	assert.Equal(t, eventProgress, recs[8].EventName())
+	assert.Equal(t, []int64{
+		t0.Add(15 * time.Second).UnixNano(), t0.Add(30 * time.Second).UnixNano(), t0.Add(45 * time.Second).UnixNano(),
+	}, progressEnds(p.edges)[1:], "one progress record per advance, none without one")
 }
 
 func TestSnapshotRecords(t *testing.T) {
@@ -263,10 +292,13 @@ func TestSnapshotRecords(t *testing.T) {
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(2, 2*time.Second, true)...)))
 	p.clock.Advance(time.Minute)
-	require.Eventually(t, func() bool { return p.edges.LogRecordCount() > 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return countEvents(p.edges, eventSnapshot) > 0 }, 5*time.Second, time.Millisecond)
 	recs := records(p.edges)
 	byEdge := map[[3]string]edgeSummary{}
 	for _, lr := range recs {
+		if lr.EventName() == eventProgress {
+			continue // the flush loop ran too
+		}
 		require.Equal(t, eventSnapshot, lr.EventName())
 		ev, _ := lr.Attributes().Get(attrEventName)
 		assert.Equal(t, eventSnapshot, ev.Str())
@@ -319,7 +351,7 @@ func TestCorruptSnapshotStartsFresh(t *testing.T) {
 	p.start(t, host)
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	p.shutdown(t)
-	assert.Equal(t, 3, p.edges.LogRecordCount())
+	assert.Equal(t, 3, countEvents(p.edges, eventEdge))
 	metadatatest.AssertEqualConnectorLogs2graphStorageErrors(t, tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("operation", "load"))},
 	}, metricdatatest.IgnoreTimestamp())
@@ -357,8 +389,10 @@ func TestShutdownWithoutStartAndTwice(t *testing.T) {
 	p := newPipelines(t, createDefaultConfig().(*Config), nil, true)
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	p.shutdown(t)
+	n := p.edges.LogRecordCount()
 	p.shutdown(t)
-	assert.Equal(t, 3, p.edges.LogRecordCount(), "data is flushed even without Start")
+	assert.Equal(t, 3, countEvents(p.edges, eventEdge), "data is flushed even without Start")
+	assert.Equal(t, n, p.edges.LogRecordCount(), "a second shutdown emits nothing")
 }
 
 func TestDownstreamErrorIsCounted(t *testing.T) {
@@ -372,7 +406,7 @@ func TestDownstreamErrorIsCounted(t *testing.T) {
 	require.NoError(t, c.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	require.NoError(t, c.Shutdown(context.Background()))
 	metadatatest.AssertEqualConnectorLogs2graphDropped(t, tel, []metricdata.DataPoint[int64]{
-		{Value: 3, Attributes: attribute.NewSet(attribute.String("reason", "downstream_error"))},
+		{Value: 5, Attributes: attribute.NewSet(attribute.String("reason", "downstream_error"))}, // 3 edges, 2 progress
 	}, metricdatatest.IgnoreTimestamp())
 }
 
@@ -433,21 +467,6 @@ func droppedPoints(t *testing.T, tel *componenttest.Telemetry) []metricdata.Data
 	m, err := tel.GetMetric("otelcol_connector_logs2graph_dropped")
 	require.NoError(t, err)
 	return m.Data.(metricdata.Sum[int64]).DataPoints
-}
-
-func TestFutureTimestampsAreClamped(t *testing.T) {
-	p := newPipelines(t, createDefaultConfig().(*Config), nil, false)
-	p.start(t, componenttest.NewNopHost())
-	now := p.clock.Now()
-	// A span from a clock a year ahead: moved back to now + max_clock_skew, keeping its duration.
-	future := checkoutCall(1, 365*24*time.Hour, false)
-	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(future...)))
-	p.conn().mu.Lock()
-	wm := p.conn().store.Watermark()
-	p.conn().mu.Unlock()
-	assert.Equal(t, now.Add(time.Minute).UnixNano(), wm)
-	p.shutdown(t)
-	assert.Equal(t, int64(1), totals(p.edges)[[3]string{"frontend", "checkout", "http"}].calls)
 }
 
 func TestPeerOf(t *testing.T) {

@@ -22,10 +22,14 @@ import (
 //   - batch2: the client and producer halves of trace 2 (their partners came in batch1);
 //   - batch3: trace 3 in the second window, the INTERNAL-only trace (an error), and a frontend
 //     CLIENT call to `ads` (peer.service);
-//   - batch4: a span 18 s later, so the `ads` client half expires unmatched (a virtual call);
+//   - batch4: spans of frontend and checkout 18 s later (event time moves only when two services
+//     confirm it), so the `ads` client half expires unmatched (a virtual call);
 //   - batch5: the `ads` server half, too late to pair: it counts from the user node.
 //
-// The edge records emitted at shutdown (three windows) must equal testdata/expected/edges.yaml.
+// Every record emitted, in order, must equal testdata/expected/edges.yaml: the progress records
+// of the batches (event time starts with batch1 and closes an empty window with batch4), then
+// the edge records emitted at shutdown (three windows, with client- and server-side p95 where
+// the side exists) and the progress record after them.
 // To regenerate after a deliberate change, temporarily write `merged(p.edges)` with
 // golden.WriteLogs and check the diff.
 func TestGoldenEdges(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadatatest"
@@ -45,6 +46,17 @@ type pipelines struct {
 // t0.
 func newPipelines(t *testing.T, cfg *Config, tel *componenttest.Telemetry, withMetrics bool) *pipelines {
 	t.Helper()
+	return newPipelinesWith(t, cfg, tel, withMetrics, nil)
+}
+
+// newPipelinesWithLogger is newPipelines (no metrics output) with the connector's logger.
+func newPipelinesWithLogger(t *testing.T, cfg *Config, logger *zap.Logger) *pipelines {
+	t.Helper()
+	return newPipelinesWith(t, cfg, nil, false, logger)
+}
+
+func newPipelinesWith(t *testing.T, cfg *Config, tel *componenttest.Telemetry, withMetrics bool, logger *zap.Logger) *pipelines {
+	t.Helper()
 	p := &pipelines{
 		edges: new(consumertest.LogsSink),
 		pass:  new(consumertest.LogsSink),
@@ -57,6 +69,9 @@ func newPipelines(t *testing.T, cfg *Config, tel *componenttest.Telemetry, withM
 		set = metadatatest.NewSettings(tel)
 	}
 	set.ID = testID
+	if logger != nil {
+		set.Logger = logger
+	}
 	var err error
 	p.traces, err = f.CreateTracesToLogs(context.Background(), set, cfg, p.edges)
 	require.NoError(t, err)
@@ -89,6 +104,17 @@ func (p *pipelines) shutdown(t *testing.T) {
 
 func (p *pipelines) conn() *graphConnector { return p.traces.(*tracesConnector).c }
 
+// tickOnce advances the fake wall clock by one second and waits until the flush loop has
+// handled that tick (emission included), so that every tick sees one second of wall clock.
+func (p *pipelines) tickOnce(t *testing.T) {
+	t.Helper()
+	c := p.conn()
+	done := c.ticks.Load()
+	require.NoError(t, p.clock.BlockUntilContext(context.Background(), 1))
+	p.clock.Advance(time.Second)
+	require.Eventually(t, func() bool { return c.ticks.Load() > done }, 5*time.Second, time.Millisecond)
+}
+
 // records returns every log record the sink received, in order.
 func records(sink *consumertest.LogsSink) []plog.LogRecord {
 	var out []plog.LogRecord
@@ -106,13 +132,44 @@ func records(sink *consumertest.LogsSink) []plog.LogRecord {
 	return out
 }
 
-// merged appends every plog.Logs of the sink into one.
+// merged puts every record of the sink, in order, under the resource and scope of the first
+// one (the connector emits every record under the same resource and scope).
 func merged(sink *consumertest.LogsSink) plog.Logs {
 	out := plog.NewLogs()
-	for _, ld := range sink.AllLogs() {
-		cp := plog.NewLogs()
-		ld.CopyTo(cp)
-		cp.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
+	recs := records(sink)
+	if len(recs) == 0 {
+		return out
+	}
+	first := sink.AllLogs()[0].ResourceLogs().At(0)
+	rl := out.ResourceLogs().AppendEmpty()
+	first.Resource().CopyTo(rl.Resource())
+	sl := rl.ScopeLogs().AppendEmpty()
+	first.ScopeLogs().At(0).Scope().CopyTo(sl.Scope())
+	for _, lr := range recs {
+		lr.CopyTo(sl.LogRecords().AppendEmpty())
+	}
+	return out
+}
+
+// countEvents returns how many records of the sink have the event name.
+func countEvents(sink *consumertest.LogsSink, event string) int {
+	n := 0
+	for _, lr := range records(sink) {
+		if lr.EventName() == event {
+			n++
+		}
+	}
+	return n
+}
+
+// progressEnds returns the graph.window.end of every progress record of the sink, in order.
+func progressEnds(sink *consumertest.LogsSink) []int64 {
+	var out []int64
+	for _, lr := range records(sink) {
+		if lr.EventName() == eventProgress {
+			v, _ := lr.Attributes().Get(attrWindowEnd)
+			out = append(out, v.Int())
+		}
 	}
 	return out
 }

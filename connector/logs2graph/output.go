@@ -6,6 +6,7 @@ package logs2graph // import "github.com/otelcol-aiops/otelcol-aiops/connector/l
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -20,6 +21,7 @@ import (
 const (
 	eventEdge     = "logs2graph.edge"
 	eventSnapshot = "logs2graph.snapshot"
+	eventProgress = "logs2graph.progress"
 
 	attrEventName    = "event.name"
 	attrClient       = "graph.client"
@@ -31,6 +33,8 @@ const (
 	attrP50          = "graph.latency.p50_ms"
 	attrP95          = "graph.latency.p95_ms"
 	attrP99          = "graph.latency.p99_ms"
+	attrClientP95    = "graph.latency.client.p95_ms"
+	attrServerP95    = "graph.latency.server.p95_ms"
 	attrWindowStart  = "graph.window.start"
 	attrWindowEnd    = "graph.window.end"
 	attrSource       = "graph.source"
@@ -61,20 +65,49 @@ func newOutputLogs(identity string) (plog.Logs, plog.LogRecordSlice) {
 	return ld, sl.LogRecords()
 }
 
-// windowsToLogs builds one logs2graph.edge record per edge and window.
-func windowsToLogs(identity string, windows []graph.Window, observed pcommon.Timestamp) (plog.Logs, int) {
+// windowsToLogs builds one logs2graph.edge record per edge and window, then, when progress is
+// not 0, one logs2graph.progress record saying that every window ending at or before progress
+// has been emitted (interval is the window length).
+func windowsToLogs(identity string, windows []graph.Window, progress int64, interval time.Duration, observed pcommon.Timestamp) (plog.Logs, int) {
 	ld, lrs := newOutputLogs(identity)
 	n := 0
 	for _, w := range windows {
 		n += len(w.Edges)
 	}
-	lrs.EnsureCapacity(n)
+	lrs.EnsureCapacity(n + 1)
 	for _, w := range windows {
 		for i := range w.Edges {
-			fillRecord(lrs.AppendEmpty(), eventEdge, &w.Edges[i], w.Start, w.End, observed)
+			lr := lrs.AppendEmpty()
+			e := &w.Edges[i]
+			fillRecord(lr, eventEdge, e, w.Start, w.End, observed)
+			if e.ClientSideCalls > 0 {
+				lr.Attributes().PutDouble(attrClientP95, e.ClientSide.P95)
+			}
+			if e.ServerSideCalls > 0 {
+				lr.Attributes().PutDouble(attrServerP95, e.ServerSide.P95)
+			}
 		}
 	}
+	if progress > 0 {
+		fillProgress(lrs.AppendEmpty(), progress-int64(interval), progress, observed)
+		n++
+	}
 	return ld, n
+}
+
+// fillProgress makes lr a logs2graph.progress record for closed-up-to time end; start is the
+// start of the last closed window, so that end - start is the window length and no later edge
+// record can have a window end before end + (end - start).
+func fillProgress(lr plog.LogRecord, start, end int64, observed pcommon.Timestamp) {
+	lr.SetEventName(eventProgress)
+	lr.SetTimestamp(pcommon.Timestamp(end))
+	lr.SetObservedTimestamp(observed)
+	lr.Body().SetStr("edges complete up to " + time.Unix(0, end).UTC().Format(time.RFC3339Nano))
+	a := lr.Attributes()
+	a.EnsureCapacity(3)
+	a.PutStr(attrEventName, eventProgress)
+	a.PutInt(attrWindowStart, start)
+	a.PutInt(attrWindowEnd, end)
 }
 
 // snapshotToLogs builds one logs2graph.snapshot record per live edge, with cumulative values.
@@ -97,7 +130,7 @@ func fillRecord(lr plog.LogRecord, event string, e *graph.Edge, start, end int64
 	lr.SetObservedTimestamp(observed)
 	lr.Body().SetStr(edgeBody(e))
 	a := lr.Attributes()
-	a.EnsureCapacity(19)
+	a.EnsureCapacity(21)
 	a.PutStr(attrEventName, event)
 	a.PutStr(attrClient, e.Client.Name)
 	a.PutStr(attrServer, e.Server.Name)

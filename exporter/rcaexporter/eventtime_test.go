@@ -313,3 +313,34 @@ func TestStepBoundaries(t *testing.T) {
 		assert.GreaterOrEqual(t, ceilStep(x), x)
 	}
 }
+
+// An edge stream's progress is how far it is complete: after the window [s, e) closed, no edge
+// record ending before e + (e - s) can come, so the stream holds event time back by less.
+func TestEdgeStreamProgressFromRecords(t *testing.T) {
+	clk := eventtime.New(eventtime.Config{})
+	read := func(start, end int64, edge bool) int64 {
+		ld := plog.NewLogs()
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", "logs2graph")
+		lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+		if edge {
+			lr.SetEventName(edgeEventName)
+			lr.Attributes().PutStr("graph.client", "a")
+			lr.Attributes().PutStr("graph.server", "b")
+		} else {
+			lr.SetEventName(progressEventName)
+		}
+		if start != 0 {
+			lr.Attributes().PutInt(attrWindowStart, start)
+		}
+		lr.Attributes().PutInt(attrWindowEnd, end)
+		var in batchInput
+		in.read(ld, clk, sec(1_000_000))
+		require.Len(t, in.edges, 1)
+		return in.edges[0].t
+	}
+	assert.Equal(t, sec(120)-1, read(sec(60), sec(90), false), "a progress record: one window length beyond its end, exclusive")
+	assert.Equal(t, sec(120)-1, read(sec(60), sec(90), true), "an edge record says the same")
+	assert.Equal(t, sec(90), read(0, sec(90), false), "without a start (an older connector): its end")
+	assert.Equal(t, sec(90), read(sec(95), sec(90), false), "an inverted window: its end")
+}

@@ -5,6 +5,7 @@ package rcaexporter // import "github.com/otelcol-aiops/otelcol-aiops/exporter/r
 
 import (
 	"cmp"
+	"math"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -20,8 +21,20 @@ const (
 	edgeEventName     = "logs2graph.edge"
 	progressEventName = "logs2graph.progress"
 	attrEventName     = "event.name"
+	attrWindowStart   = "graph.window.start"
 	attrWindowEnd     = "graph.window.end"
 )
+
+// edgeProgress is how far an edge stream is complete after a window [start, end) closed: the
+// connector closes its windows in order, so the next edge record ends at least one window
+// length later, and nothing before end + (end - start) can still come. Without a valid start
+// (an older connector) it is end.
+func edgeProgress(start, end int64) int64 {
+	if start <= 0 || start >= end || end > math.MaxInt64/2 {
+		return end
+	}
+	return end + (end - start) - 1
+}
 
 // evidence is one anomaly or edge window waiting in event-time order.
 type evidence struct {
@@ -120,14 +133,14 @@ func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.C
 		}
 		in.evidence = append(in.evidence, evidence{t: w.WindowEnd, edge: true, w: w})
 		in.maxTime = max(in.maxTime, w.WindowEnd)
-		return w.WindowEnd, true
+		return edgeProgress(w.WindowStart, w.WindowEnd), true
 	case progressEventName:
 		end := getInt(attrs, attrWindowEnd)
 		if end <= 0 {
 			in.bad++
 			return 0, true
 		}
-		return end, true
+		return edgeProgress(getInt(attrs, attrWindowStart), end), true
 	}
 	ts, obs := int64(lr.Timestamp()), int64(lr.ObservedTimestamp())
 	t := ts
@@ -183,7 +196,7 @@ func edgeWindow(attrs pcommon.Map) (rca.EdgeWindow, bool) {
 		P50:         getDouble(attrs, "graph.latency.p50_ms"),
 		P95:         getDouble(attrs, "graph.latency.p95_ms"),
 		P99:         getDouble(attrs, "graph.latency.p99_ms"),
-		WindowStart: getInt(attrs, "graph.window.start"),
+		WindowStart: getInt(attrs, attrWindowStart),
 		WindowEnd:   getInt(attrs, attrWindowEnd),
 	}
 	return w, w.Client != "" && w.Server != "" && w.WindowEnd > 0

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 )
 
 // DefaultLatencyBuckets are the explicit histogram bounds, in seconds, of contrib's servicegraph
@@ -33,7 +35,7 @@ type Config struct {
 	// MaxPending bounds pending entries (spans waiting for TTL, and placeholders for parents not
 	// yet seen). About 200 bytes each.
 	MaxPending int
-	// MaxEdges bounds live edges (about 1.5 KiB each, plus 1 KiB per open window).
+	// MaxEdges bounds live edges (about 1.5 KiB each, plus 1-3 KiB per open window with calls).
 	MaxEdges int
 	// MaxNodes bounds live node names (services, users and virtual peers).
 	MaxNodes int
@@ -42,10 +44,16 @@ type Config struct {
 	// LatencyBuckets are the explicit bounds, in seconds and strictly increasing, of the
 	// per-edge client and server latency histograms.
 	LatencyBuckets []float64
+	// Clock configures the event-time clock over the services (one source per service.name of
+	// spans and logs): event time is the Quorum-th most advanced service's progress, so no single
+	// service can move it, and MaxSkew bounds how far ahead of the wall clock StampSpans and
+	// StampLogs accept timestamps while event time is live. See internal/eventtime.
+	Clock eventtime.Config
 }
 
 // DefaultConfig returns the defaults: 10s pending TTL, 15s windows, 15s lateness, 72h edge TTL,
-// 200000 pending entries, 10000 edges, 10000 nodes, user name "user", contrib's buckets.
+// 200000 pending entries, 10000 edges, 10000 nodes, user name "user", contrib's buckets, and
+// eventtime's default clock (quorum of 2 services, 1m skew, 10000 sources).
 func DefaultConfig() Config {
 	return Config{
 		PendingTTL:      10 * time.Second,
@@ -57,6 +65,7 @@ func DefaultConfig() Config {
 		MaxNodes:        10_000,
 		UserName:        "user",
 		LatencyBuckets:  DefaultLatencyBuckets(),
+		Clock:           eventtime.DefaultConfig(),
 	}
 }
 
@@ -101,6 +110,9 @@ func (c *Config) Validate() error {
 	}
 	if err := validateBuckets(c.LatencyBuckets); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Clock.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("clock: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -9,8 +9,10 @@
 // from parent/child relations across services, turns unmatched calls into edges to virtual
 // peers or from the user node, charges logs to edges, and aggregates calls into edges with
 // counts, error counts, latency percentiles and explicit-bucket latency histograms. Output is
-// cut into event-time windows driven by a watermark (Flush), and a cumulative view (Snapshot).
-// The edges persist with MarshalBinary/UnmarshalBinary. See docs/graph.md.
+// cut into event-time windows (Flush), and a cumulative view (Snapshot). Event time comes from
+// an eventtime.Clock over the services, advanced once per batch (AddSpans, AddLogs), so that no
+// single span or service can move it; StampSpans and StampLogs re-stamp skewed timestamps. The
+// edges persist with MarshalBinary/UnmarshalBinary (Restore). See docs/graph.md.
 //
 // A Store is not safe for concurrent use; the caller holds a lock.
 package graph // import "github.com/otelcol-aiops/otelcol-aiops/internal/graph"

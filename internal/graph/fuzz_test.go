@@ -4,6 +4,7 @@
 package graph
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -35,8 +36,12 @@ func checkInvariants(t *testing.T, st *Store) {
 	}
 	require.Equal(t, s.Edges, live)
 	require.Len(t, st.edgeIdx, live)
+	require.GreaterOrEqual(t, st.arrival, st.watermark)
+	last := int64(math.MinInt64)
 	for i := range st.fifo.n {
 		el := st.fifo.buf[(st.fifo.head+i)&(len(st.fifo.buf)-1)]
+		require.GreaterOrEqual(t, el.expire, last, "the FIFO is in expiry order")
+		last = el.expire
 		e := st.slot(el.slot)
 		require.Equal(t, el.slot, st.index.find(el.h, &e.key, st.pages), "indexed")
 		if e.svc >= 0 {
@@ -48,7 +53,7 @@ func checkInvariants(t *testing.T, st *Store) {
 		if st.nodes[i].live {
 			nodes++
 			require.Equal(t, refs[i], st.nodes[i].refs, "refs of node %q", st.nodes[i].name)
-			require.Equal(t, int32(i), st.nodeIdx[st.nodes[i].name])
+			require.Equal(t, int32(i), st.nodeIdx[nodeKey(st.nodes[i].name, st.nodes[i].kind)])
 		}
 	}
 	require.Equal(t, s.Nodes, nodes)
@@ -77,9 +82,22 @@ func runOps(t *testing.T, in []byte) {
 			c.PendingTTL, c.FlushInterval, c.AllowedLateness, c.EdgeTTL = 50*time.Millisecond, 100*time.Millisecond, 30*time.Millisecond, time.Second
 		})
 		now := int64(0)
+		// Spans with bit 0x20 wait in a batch, stamped against a wall clock near event time and
+		// added with AddSpans before the next other operation.
+		var batch []Span
+		flushBatch := func(wall int64) {
+			if len(batch) > 0 {
+				st.StampSpans(batch, wall)
+				st.AddSpans(batch)
+				batch = batch[:0]
+			}
+		}
 		for len(in) >= 4 {
 			op, a, b, c := in[0], in[1], in[2], in[3]
 			in = in[4:]
+			if op%8 > 3 || op&0x20 == 0 {
+				flushBatch(t0 + (now+int64(c%4)*30_000)*ms)
+			}
 			switch op % 8 {
 			case 0, 1, 2, 3: // a span
 				x := sp{uint32(a%3 + 1), uint32(b % 6), uint32(c % 6), services[int(a/3)%len(services)],
@@ -90,7 +108,11 @@ func runOps(t *testing.T, in []byte) {
 				if b == 0 {
 					x.Start = 0
 				}
-				st.AddSpan(&x)
+				if op&0x20 != 0 {
+					batch = append(batch, x)
+				} else {
+					st.AddSpan(&x)
+				}
 			case 4: // a log
 				l := lg{uint32(a % 4), uint32(b % 6), services[int(c)%len(services)], now + int64(b%30), op&0x40 != 0, Peer{}}
 				if c&0x80 != 0 {
@@ -109,13 +131,19 @@ func runOps(t *testing.T, in []byte) {
 			case 7:
 				data, err := st.MarshalBinary()
 				require.NoError(t, err)
-				if a%2 == 0 {
+				switch a % 4 {
+				case 0:
 					st.FlushAll()
 					require.NoError(t, st.UnmarshalBinary(data))
+				case 2: // restored at a wall clock that may be far behind the saved event time
+					st.FlushAll()
+					_, err := st.Restore(data, t0+int64(b)*int64(time.Second))
+					require.NoError(t, err)
 				}
 			}
 			checkInvariants(t, st)
 		}
+		flushBatch(t0 + now*ms)
 		st.FlushAll()
 		checkInvariants(t, st)
 		s := st.Stats()

@@ -11,6 +11,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 )
 
 // Persistence format (all integers varint/uvarint unless noted; see docs/graph.md):
@@ -172,6 +174,26 @@ func (s *Store) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// Restore is UnmarshalBinary for a store started at wall-clock time wall (unix nanoseconds): a
+// watermark that is not plausible at wall (before 1971, or ahead of it by more than
+// Clock.MaxSkew: see eventtime.SaneRestore) is not restored, nor is the closed-window mark, so
+// a snapshot cannot carry a poisoned clock into the next run. The edges are restored either way.
+// It reports whether the watermark was discarded.
+func (s *Store) Restore(data []byte, wall int64) (discarded bool, err error) {
+	d, err := decode(data)
+	if err != nil {
+		return false, err
+	}
+	if d.watermark != 0 && eventtime.SaneRestore(d.watermark, wall, s.cfg.Clock.MaxSkew) == 0 {
+		d.watermark, d.closedUpTo, discarded = 0, math.MinInt64, true
+	}
+	if d.watermark > 0 && d.closedUpTo != math.MinInt64 {
+		d.closedUpTo = min(d.closedUpTo, floorDiv(d.watermark, s.interval)*s.interval+s.interval)
+	}
+	s.apply(d)
+	return discarded, nil
+}
+
 func decode(data []byte) (*decoded, error) {
 	if len(data) < len(persistMagic)+2+4 || string(data[:len(persistMagic)]) != persistMagic {
 		return nil, fmt.Errorf("%w: bad header", ErrCorrupt)
@@ -258,9 +280,9 @@ func decode(data []byte) (*decoded, error) {
 
 // apply resets the store to d. It cannot fail; bounds are enforced with counters.
 func (s *Store) apply(d *decoded) {
-	for _, e := range s.edges {
-		for _, w := range e.wins {
-			s.putSketch(w.sk)
+	for i := range s.edges {
+		for j := range s.edges[i].wins {
+			s.releaseWin(&s.edges[i].wins[j])
 		}
 	}
 	s.index = newSpanTable()
@@ -274,7 +296,9 @@ func (s *Store) apply(d *decoded) {
 	s.edges, s.freeEdge = nil, nil
 	s.open = nil
 	s.stats.Nodes, s.stats.Edges = 0, 0
-	s.watermark, s.closedUpTo = d.watermark, d.closedUpTo
+	s.watermark, s.closedUpTo, s.arrival = d.watermark, d.closedUpTo, d.watermark
+	s.clock = eventtime.New(s.cfg.Clock)
+	s.clock.AdvanceTo(d.watermark)
 
 	sameBounds := slices.Equal(d.bounds, s.cfg.LatencyBuckets)
 	order := make([]int, len(d.edges))

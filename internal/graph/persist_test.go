@@ -100,11 +100,21 @@ func TestPersistAcrossConfigChanges(t *testing.T) {
 	t.Run("expired edges are not restored", func(t *testing.T) {
 		dst := newStore(t, func(c *Config) { c.EdgeTTL = time.Nanosecond })
 		require.NoError(t, dst.UnmarshalBinary(data))
-		// Only edges seen at the watermark itself are younger than 1ns.
+		// Only edges seen at or after the watermark (the second most advanced service's
+		// progress) are younger than 1ns.
+		var young int
+		for _, e := range src.Snapshot() {
+			if e.LastSeen >= src.Watermark() {
+				young++
+			}
+		}
+		require.Positive(t, young)
 		snap := dst.Snapshot()
-		require.Len(t, snap, 1)
-		assert.Equal(t, dst.Watermark(), snap[0].LastSeen)
-		assert.Equal(t, uint64(len(src.Snapshot())-1), dst.Stats().EdgesExpired)
+		require.Len(t, snap, young)
+		for _, e := range snap {
+			assert.GreaterOrEqual(t, e.LastSeen, dst.Watermark())
+		}
+		assert.Equal(t, uint64(len(src.Snapshot())-young), dst.Stats().EdgesExpired)
 	})
 }
 

@@ -68,6 +68,24 @@ func (s *sketch) add(v int64) {
 	s.n++
 }
 
+// merge adds the values of o to s. A bucket that would overflow saturates.
+func (s *sketch) merge(o *sketch) {
+	if o.n == 0 {
+		return
+	}
+	if s.n == 0 || o.min < s.min {
+		s.min = o.min
+	}
+	if s.n == 0 || o.max > s.max {
+		s.max = o.max
+	}
+	s.n = 0
+	for i, c := range o.counts {
+		s.counts[i] = uint32(min(uint64(s.counts[i])+uint64(c), math.MaxUint32))
+		s.n += uint64(s.counts[i])
+	}
+}
+
 // halve keeps the shape of the distribution when a bucket would overflow.
 func (s *sketch) halve() {
 	s.n = 0

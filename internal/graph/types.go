@@ -85,7 +85,7 @@ type Peer struct {
 
 // Span is one span reduced to what the graph needs. The store copies what it keeps and never
 // retains the pointer passed to AddSpan; it does keep the Peer strings of pending CLIENT and
-// PRODUCER spans until they expire.
+// PRODUCER spans (and of UNSPECIFIED/INTERNAL spans naming a peer) until they expire.
 type Span struct {
 	TraceID      TraceID
 	SpanID       SpanID
@@ -93,8 +93,13 @@ type Span struct {
 	Service      string // service.name; required
 	Kind         SpanKind
 	Start, End   int64 // unix nanoseconds; both required, End >= Start
-	Error        bool  // status code ERROR
-	Peer         Peer  // meaningful on CLIENT and PRODUCER spans
+	// Error: the span failed (status ERROR, HTTP status >= 500, a gRPC server-failure code;
+	// the adapter applies the rules of docs/graph.md).
+	Error bool
+	// Peer is meaningful on CLIENT and PRODUCER spans, and on UNSPECIFIED or INTERNAL spans
+	// that carry database, peer.service or messaging attributes: such a span without a child in
+	// another service is a call to its peer. On SERVER spans only Peer.Kind is read.
+	Peer Peer
 }
 
 // LogRef is one log record reduced to what the graph needs.
@@ -103,8 +108,11 @@ type LogRef struct {
 	TraceID TraceID // zero: not linked to a trace
 	SpanID  SpanID  // zero: not linked to a span
 	Time    int64   // unix nanoseconds (the adapter falls back to the observed time); required
-	Error   bool    // severity ERROR or above
-	Peer    Peer    // peer named by the record (peer.service, server.address, url.full, db.system ...)
+	// Observed is the record's observed timestamp (0: unknown); StampLogs uses it to re-stamp
+	// an impossible or skewed Time.
+	Observed int64
+	Error    bool // severity ERROR or above
+	Peer     Peer // peer named by the record (peer.service, server.address, url.full, db.system ...)
 }
 
 // ConnType is the connection type of an edge.
@@ -297,6 +305,12 @@ type Edge struct {
 	ClientLatency Histogram
 	// ServerLatency holds server-side durations (SERVER, CONSUMER or inferred child span); Snapshot only.
 	ServerLatency Histogram
+	// ClientSide and ServerSide are the percentiles of the window's client-side durations
+	// (CLIENT or PRODUCER span: pairs and virtual calls) and server-side durations (SERVER,
+	// CONSUMER or inferred child span: pairs, inferred and user calls), over ClientSideCalls and
+	// ServerSideCalls calls; a side with no calls is zero. Window only.
+	ClientSide, ServerSide           Latency
+	ClientSideCalls, ServerSideCalls uint64
 }
 
 // Window is one closed event-time window [Start, End) with the edges active in it, sorted by
@@ -325,12 +339,17 @@ type Stats struct {
 	EdgesExpired     uint64 // edges removed EdgeTTL after their last event
 	NodesExpired     uint64 // nodes removed when no edge or pending span referred to them
 	WindowsEmitted   uint64 // windows returned by Flush or FlushAll
-	Dropped          [NumDropReasons]uint64
+	// TimeFixedImpossible and TimeFixedAhead count spans and logs re-stamped by StampSpans and
+	// StampLogs: an impossible timestamp (before 1971, or more than a day ahead of the wall
+	// clock), or one more than Clock.MaxSkew ahead of the wall clock while event time is live.
+	TimeFixedImpossible uint64
+	TimeFixedAhead      uint64
+	Dropped             [NumDropReasons]uint64
 
 	Pending   int   // pending entries (spans and placeholders)
 	Edges     int   // live edges
 	Nodes     int   // live nodes
-	Watermark int64 // max event time seen (unix nanoseconds)
+	Watermark int64 // event time (unix nanoseconds): the clock's time after the last batch, or Advance
 }
 
 // DroppedTotal is the sum of Dropped over all reasons.

@@ -6,6 +6,7 @@
 package graphpdata // import "github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 
 import (
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -22,7 +23,18 @@ import (
 const AttrServiceName = "service.name"
 
 // AppendSpans appends the spans of td to buf. Timestamps later than limit (unix nanoseconds,
-// 0: no limit) are moved back to limit, keeping the span's duration.
+// 0: no limit) are moved back to limit, keeping the span's duration; the connector passes 0 and
+// re-stamps skewed spans with graph.Store.StampSpans instead.
+//
+// Span.Error is set when the span failed: status ERROR, an HTTP status code >= 500
+// (http.response.status_code, or the legacy http.status_code), or a gRPC status code that is a
+// server failure (rpc.grpc.status_code UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+// UNAVAILABLE, DATA_LOSS). A CLIENT span whose ERROR status comes with an HTTP 4xx or another gRPC
+// code (which semantic conventions tell client instrumentations to mark as errors) is not failed:
+// those are the caller's errors, not failures of the callee. Span.Peer is set on CLIENT,
+// PRODUCER and SERVER spans, and on UNSPECIFIED and INTERNAL spans that carry database
+// (db.system, db.system.name, db.name, db.namespace), peer.service, or messaging.system with
+// messaging.destination.name attributes.
 func AppendSpans(buf []graph.Span, td ptrace.Traces, limit int64) []graph.Span {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -41,12 +53,19 @@ func AppendSpans(buf []graph.Span, td ptrace.Traces, limit int64) []graph.Span {
 					Kind:         graph.SpanKind(sp.Kind()),
 					Start:        toNanos(sp.StartTimestamp()),
 					End:          toNanos(sp.EndTimestamp()),
-					Error:        sp.Status().Code() == ptrace.StatusCodeError,
 				})
 				gs := &buf[len(buf)-1]
+				var a attrInfo
+				a.read(sp.Attributes())
+				gs.Error = a.failed(gs.Kind, sp.Status().Code() == ptrace.StatusCodeError)
 				switch gs.Kind {
 				case graph.KindClient, graph.KindProducer, graph.KindServer:
-					gs.Peer = PeerOf(sp.Attributes())
+					gs.Peer = a.peer()
+				case graph.KindConsumer:
+				default: // UNSPECIFIED, INTERNAL, or unknown kinds (read as UNSPECIFIED by the store)
+					if a.kindlessClient() {
+						gs.Peer = a.peer()
+					}
 				}
 				if limit > 0 && gs.End > limit {
 					d := gs.End - limit
@@ -77,12 +96,13 @@ func AppendLogRefs(buf []graph.LogRef, ld plog.Logs, limit int64) []graph.LogRef
 					t = lr.ObservedTimestamp()
 				}
 				ref := graph.LogRef{
-					Service: svc,
-					TraceID: graph.TraceID(lr.TraceID()),
-					SpanID:  graph.SpanID(lr.SpanID()),
-					Time:    toNanos(t),
-					Error:   isErrorSeverity(lr),
-					Peer:    PeerOf(lr.Attributes()),
+					Service:  svc,
+					TraceID:  graph.TraceID(lr.TraceID()),
+					SpanID:   graph.SpanID(lr.SpanID()),
+					Time:     toNanos(t),
+					Observed: toNanos(lr.ObservedTimestamp()),
+					Error:    isErrorSeverity(lr),
+					Peer:     PeerOf(lr.Attributes()),
 				}
 				if limit > 0 && ref.Time > limit {
 					ref.Time = limit
@@ -131,87 +151,165 @@ func isErrorSeverity(lr plog.LogRecord) bool {
 //   - Name: the first of peer.service, server.address (net.peer.name), db.namespace (db.name),
 //     messaging.destination.name, the host of url.full (http.url), rpc.service.
 //   - Kind and System: database if db.system.name or db.system is set, messaging if
-//     messaging.system is set, rpc if rpc.system is set, http for any http.* or url.* key.
+//     messaging.system is set, rpc if rpc.system is set, database if db.namespace or db.name is
+//     set, http for any http.* or url.* key.
 func PeerOf(attrs pcommon.Map) graph.Peer {
+	var a attrInfo
+	a.read(attrs)
+	return a.peer()
+}
+
+// attrInfo is what the graph reads from a span's or record's attributes.
+type attrInfo struct {
+	peerService, serverAddr, netPeer, dbNS, dbName, msgDest, urlFull, httpURL, rpcService string
+	dbSystem, msgSystem, rpcSystem                                                        string
+	httpHint                                                                              bool
+	httpStatus, grpcStatus                                                                int64 // -1: absent
+}
+
+// read fills a in one pass over attrs.
+func (a *attrInfo) read(attrs pcommon.Map) {
+	a.httpStatus, a.grpcStatus = -1, -1
 	if attrs.Len() == 0 {
-		return graph.Peer{}
+		return
 	}
-	var (
-		peerService, serverAddr, netPeer, dbNS, dbName, msgDest, urlFull, httpURL, rpcService string
-		dbSystem, msgSystem, rpcSystem                                                        string
-		httpHint                                                                              bool
-	)
 	for k, v := range attrs.All() {
 		switch k {
 		case "peer.service":
-			peerService = str(v)
+			a.peerService = str(v)
 		case "server.address":
-			serverAddr = str(v)
+			a.serverAddr = str(v)
 		case "net.peer.name":
-			netPeer = str(v)
+			a.netPeer = str(v)
 		case "db.namespace":
-			dbNS = str(v)
+			a.dbNS = str(v)
 		case "db.name":
-			dbName = str(v)
+			a.dbName = str(v)
 		case "db.system.name":
-			dbSystem = str(v)
+			a.dbSystem = str(v)
 		case "db.system":
-			if dbSystem == "" {
-				dbSystem = str(v)
+			if a.dbSystem == "" {
+				a.dbSystem = str(v)
 			}
 		case "messaging.system":
-			msgSystem = str(v)
+			a.msgSystem = str(v)
 		case "messaging.destination.name":
-			msgDest = str(v)
+			a.msgDest = str(v)
 		case "rpc.system":
-			rpcSystem = str(v)
+			a.rpcSystem = str(v)
 		case "rpc.service":
-			rpcService = str(v)
+			a.rpcService = str(v)
+		case "rpc.grpc.status_code":
+			a.grpcStatus = code(v)
 		case "url.full":
-			urlFull = str(v)
-			httpHint = true
+			a.urlFull = str(v)
+			a.httpHint = true
 		case "http.url":
-			httpURL = str(v)
-			httpHint = true
+			a.httpURL = str(v)
+			a.httpHint = true
+		case "http.response.status_code":
+			a.httpStatus = code(v)
+			a.httpHint = true
+		case "http.status_code":
+			if a.httpStatus < 0 {
+				a.httpStatus = code(v)
+			}
+			a.httpHint = true
 		default:
-			if !httpHint && (strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "url.")) {
-				httpHint = true
+			if !a.httpHint && (strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "url.")) {
+				a.httpHint = true
 			}
 		}
 	}
+}
+
+func (a *attrInfo) peer() graph.Peer {
 	var p graph.Peer
 	switch {
-	case peerService != "":
-		p.Name = peerService
-	case serverAddr != "":
-		p.Name = serverAddr
-	case netPeer != "":
-		p.Name = netPeer
-	case dbNS != "":
-		p.Name = dbNS
-	case dbName != "":
-		p.Name = dbName
-	case msgDest != "":
-		p.Name = msgDest
-	case urlFull != "":
-		p.Name = URLHost(urlFull)
-	case httpURL != "":
-		p.Name = URLHost(httpURL)
+	case a.peerService != "":
+		p.Name = a.peerService
+	case a.serverAddr != "":
+		p.Name = a.serverAddr
+	case a.netPeer != "":
+		p.Name = a.netPeer
+	case a.dbNS != "":
+		p.Name = a.dbNS
+	case a.dbName != "":
+		p.Name = a.dbName
+	case a.msgDest != "":
+		p.Name = a.msgDest
+	case a.urlFull != "":
+		p.Name = URLHost(a.urlFull)
+	case a.httpURL != "":
+		p.Name = URLHost(a.httpURL)
 	}
-	if p.Name == "" && rpcService != "" {
-		p.Name = rpcService
+	if p.Name == "" && a.rpcService != "" {
+		p.Name = a.rpcService
 	}
 	switch {
-	case dbSystem != "":
-		p.Kind, p.System = graph.PeerDatabase, dbSystem
-	case msgSystem != "":
-		p.Kind, p.System = graph.PeerMessaging, msgSystem
-	case rpcSystem != "":
-		p.Kind, p.System = graph.PeerRPC, rpcSystem
-	case httpHint:
+	case a.dbSystem != "":
+		p.Kind, p.System = graph.PeerDatabase, a.dbSystem
+	case a.msgSystem != "":
+		p.Kind, p.System = graph.PeerMessaging, a.msgSystem
+	case a.rpcSystem != "":
+		p.Kind, p.System = graph.PeerRPC, a.rpcSystem
+	case a.dbNS != "" || a.dbName != "":
+		p.Kind = graph.PeerDatabase
+	case a.httpHint:
 		p.Kind = graph.PeerHTTP
 	}
 	return p
+}
+
+// kindlessClient reports whether an UNSPECIFIED or INTERNAL span is a call to a peer: it carries
+// database attributes, peer.service, or a messaging system with a destination.
+func (a *attrInfo) kindlessClient() bool {
+	return a.dbSystem != "" || a.dbNS != "" || a.dbName != "" || a.peerService != "" ||
+		(a.msgSystem != "" && a.msgDest != "")
+}
+
+// failed applies the error rules of AppendSpans.
+func (a *attrInfo) failed(kind graph.SpanKind, statusError bool) bool {
+	if a.httpStatus >= 500 || grpcServerFailure(a.grpcStatus) {
+		return true
+	}
+	if !statusError {
+		return false
+	}
+	if kind == graph.KindClient && ((a.httpStatus >= 400 && a.httpStatus < 500) || a.grpcStatus >= 0) {
+		return false // a caller-side error (HTTP 4xx, gRPC NOT_FOUND ...): not the callee's failure
+	}
+	return true
+}
+
+// grpcServerFailure reports whether a gRPC status code is a failure of the server: UNKNOWN (2),
+// DEADLINE_EXCEEDED (4), UNIMPLEMENTED (12), INTERNAL (13), UNAVAILABLE (14), DATA_LOSS (15).
+func grpcServerFailure(c int64) bool {
+	switch c {
+	case 2, 4, 12, 13, 14, 15:
+		return true
+	}
+	return false
+}
+
+// code reads a status code attribute (int, or a number as a string or double); -1 when it is
+// not one.
+func code(v pcommon.Value) int64 {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		if c := v.Int(); c >= 0 {
+			return c
+		}
+	case pcommon.ValueTypeStr:
+		if c, err := strconv.ParseInt(strings.TrimSpace(v.Str()), 10, 64); err == nil && c >= 0 {
+			return c
+		}
+	case pcommon.ValueTypeDouble:
+		if d := v.Double(); d >= 0 && d < 1e9 {
+			return int64(d)
+		}
+	}
+	return -1
 }
 
 func str(v pcommon.Value) string {

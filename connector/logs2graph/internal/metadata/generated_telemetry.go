@@ -36,6 +36,7 @@ type TelemetryBuilder struct {
 	ConnectorLogs2graphRecordsEmitted  metric.Int64Counter
 	ConnectorLogs2graphSpansIn         metric.Int64Counter
 	ConnectorLogs2graphStorageErrors   metric.Int64Counter
+	ConnectorLogs2graphTimestampsFixed metric.Int64Counter
 	ConnectorLogs2graphUnpairedExpired metric.Int64Counter
 }
 
@@ -154,6 +155,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_connector_logs2graph_storage_errors",
 		metric.WithDescription("Failed loads or saves of the graph snapshot, by operation. [Development]"),
 		metric.WithUnit("{errors}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ConnectorLogs2graphTimestampsFixed, err = builder.meter.Int64Counter(
+		"otelcol_connector_logs2graph_timestamps_fixed",
+		metric.WithDescription("Spans and log records whose timestamp was re-stamped by the event-time clock, by reason (impossible_timestamp, clock_ahead). [Development]"),
+		metric.WithUnit("{items}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ConnectorLogs2graphUnpairedExpired, err = builder.meter.Int64Counter(

@@ -34,6 +34,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ConnectorLogs2graphRecordsEmitted.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphSpansIn.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphStorageErrors.Add(context.Background(), 1)
+	tb.ConnectorLogs2graphTimestampsFixed.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphUnpairedExpired.Add(context.Background(), 1)
 	AssertEqualConnectorLogs2graphDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -57,6 +58,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorLogs2graphStorageErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualConnectorLogs2graphTimestampsFixed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorLogs2graphUnpairedExpired(t, testTel,

@@ -1,0 +1,185 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package graph
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Errors on inferred edges, and kind-less spans that name a peer (issue 11).
+func TestInferredErrorsAndKindlessClients(t *testing.T) {
+	ordersDB := Peer{Name: "orders-db", Kind: PeerDatabase, System: "postgresql"}
+	tests := []struct {
+		name  string
+		ops   []op
+		want  map[string]agg
+		check func(t *testing.T, s Stats)
+	}{
+		{
+			name: "failing CLIENT parent, kind-less callee: the call failed",
+			ops: []op{spans(
+				sp{1, 1, 0, "a", KindClient, 0, 10, true, httpPeer("b")},
+				sp{1, 2, 1, "b", KindUnspecified, 1, 9, false, Peer{}},
+			)},
+			want: map[string]agg{"a->b/inferred": {1, 1, 0, "traces"}},
+		},
+		{
+			name: "failing PRODUCER parent, INTERNAL consumer side, child first",
+			ops: []op{
+				spans(sp{1, 2, 1, "b", KindInternal, 11, 19, false, Peer{}}),
+				spans(sp{1, 1, 0, "a", KindProducer, 0, 10, true, mqPeer}),
+			},
+			want: map[string]agg{"a->b/inferred": {1, 1, 0, "traces"}},
+		},
+		{
+			name: "a failing SERVER parent is not a failed call into its child",
+			ops: []op{spans(
+				sp{1, 1, 0, "a", KindServer, 0, 10, true, Peer{}},
+				sp{1, 2, 1, "b", KindInternal, 1, 9, false, Peer{}},
+			)},
+			want: map[string]agg{"user->a/virtual": {1, 1, 0, "traces"}, "a->b/inferred": {1, 0, 0, "traces"}},
+		},
+		{
+			name: "failing kind-less client parent (peer.service) and kind-less callee",
+			ops: []op{spans(
+				sp{1, 1, 0, "a", KindUnspecified, 0, 10, true, Peer{Name: "b"}},
+				sp{1, 2, 1, "b", KindUnspecified, 1, 9, false, Peer{}},
+			)},
+			want: map[string]agg{"a->b/inferred": {1, 1, 0, "traces"}},
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Zero(t, s.VirtualCalls, "a cross-service child makes it one inferred call, not also a virtual one")
+			},
+		},
+		{
+			name: "kind-less database span without a child: a call to the database",
+			ops: []op{spans(
+				sp{1, 1, 0, "a", KindServer, 0, 10, false, Peer{}},
+				sp{1, 2, 1, "a", KindInternal, 1, 5, true, ordersDB},
+				sp{1, 3, 1, "a", KindUnspecified, 6, 8, false, ordersDB},
+			)},
+			want: map[string]agg{"user->a/virtual": {1, 0, 0, "traces"}, "a->orders-db/database": {2, 1, 0, "traces"}},
+			check: func(t *testing.T, s Stats) {
+				t.Helper()
+				assert.Equal(t, uint64(2), s.VirtualCalls)
+				assert.Zero(t, s.UnpairedExpired, "kind-less spans are not call halves")
+			},
+		},
+		{
+			name: "kind-less database span inside another: the inner span is the call",
+			ops: []op{spans(
+				sp{1, 1, 0, "a", KindInternal, 0, 10, false, ordersDB},
+				sp{1, 2, 1, "a", KindClient, 1, 9, false, ordersDB},
+			)},
+			want: map[string]agg{"a->orders-db/database": {1, 0, 0, "traces"}},
+		},
+		{
+			name: "kind-less span naming an instrumented service, whose span was sampled out",
+			ops: []op{
+				spans(sp{1, 1, 0, "a", KindClient, 0, 10, false, httpPeer("b")}, sp{1, 2, 1, "b", KindServer, 1, 9, false, Peer{}}),
+				spans(sp{2, 1, 0, "a", KindUnspecified, 0, 10, false, Peer{Name: "b"}}),
+			},
+			want: map[string]agg{"a->b/http": {2, 0, 0, "traces"}},
+		},
+		{
+			name: "INTERNAL span without peer attributes is no call",
+			ops:  []op{spans(sp{1, 1, 0, "a", KindInternal, 0, 10, true, Peer{Kind: PeerHTTP}})},
+			want: map[string]agg{},
+		},
+		{
+			name: "log inside a kind-less database span waits for its call",
+			ops: []op{
+				spans(sp{1, 2, 1, "a", KindInternal, 1, 5, false, ordersDB}),
+				logOp(lg{1, 2, "a", 4, true, Peer{}}),
+			},
+			want: map[string]agg{"a->orders-db/database": {1, 0, 1, "both"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStore(t, nil)
+			feed(st, tt.ops)
+			ws := st.FlushAll()
+			assert.Equal(t, tt.want, summarize(st.Snapshot()))
+			assert.Equal(t, tt.want, windowTotals(ws))
+			if tt.check != nil {
+				tt.check(t, st.Stats())
+			}
+		})
+	}
+}
+
+// Window edges carry client-side and server-side percentiles where the side exists.
+func TestClientAndServerSideLatency(t *testing.T) {
+	st := newStore(t, nil)
+	feed(st, []op{
+		// a -> b pairs: client 40 ms, server 10 ms (30 ms spent between them)
+		spans(sp{1, 1, 0, "a", KindClient, 0, 40, false, httpPeer("b")}, sp{1, 2, 1, "b", KindServer, 15, 25, false, Peer{}}),
+		spans(sp{2, 1, 0, "a", KindClient, 0, 40, false, httpPeer("b")}, sp{2, 2, 1, "b", KindServer, 15, 25, false, Peer{}}),
+		// a -> b call whose server span was sampled out: client side only
+		spans(sp{3, 1, 0, "a", KindClient, 0, 80, false, httpPeer("b")}),
+		// inferred b -> c, 7 ms; user -> d, 3 ms; d -> db 2 ms
+		spans(sp{4, 1, 0, "b", KindInternal, 0, 9, false, Peer{}}, sp{4, 2, 1, "c", KindInternal, 1, 8, false, Peer{}}),
+		spans(sp{5, 1, 0, "d", KindServer, 0, 3, false, Peer{}}, sp{5, 2, 1, "d", KindClient, 0, 2, false, dbPeer}),
+	})
+	ws := st.FlushAll()
+	require.Len(t, ws, 1)
+	byKey := map[string]Edge{}
+	for _, e := range ws[0].Edges {
+		byKey[key(e)] = e
+	}
+	ab := byKey["a->b/http"]
+	assert.Equal(t, uint64(3), ab.Calls)
+	assert.Equal(t, uint64(3), ab.ClientSideCalls)
+	assert.Equal(t, uint64(2), ab.ServerSideCalls)
+	assert.InDelta(t, 80.0, ab.ClientSide.P95, 1e-9)
+	assert.InDelta(t, 10.0, ab.ServerSide.P95, 1e-9)
+	assert.InDelta(t, 80.0, ab.Latency.P95, 1e-9, "the call latency is the client's, as before")
+	assert.InEpsilon(t, 40.0, ab.Latency.P50, 0.0625)
+
+	bc := byKey["b->c/inferred"]
+	assert.Zero(t, bc.ClientSideCalls)
+	assert.Equal(t, Latency{}, bc.ClientSide)
+	assert.Equal(t, uint64(1), bc.ServerSideCalls)
+	assert.InDelta(t, 7.0, bc.ServerSide.P95, 1e-9)
+	assert.InDelta(t, 7.0, bc.Latency.P95, 1e-9)
+
+	ud := byKey["user->d/virtual"]
+	assert.Zero(t, ud.ClientSideCalls)
+	assert.InDelta(t, 3.0, ud.ServerSide.P95, 1e-9)
+
+	db := byKey["d->orders-db/database"]
+	assert.Equal(t, uint64(1), db.ClientSideCalls)
+	assert.Zero(t, db.ServerSideCalls)
+	assert.InDelta(t, 2.0, db.ClientSide.P95, 1e-9)
+
+	// The sketches go back to the pool: a window costs nothing once closed.
+	assert.Len(t, st.skPool, 2+1+1+1, "a->b used a client and a server sketch; the other edges one each")
+	for _, e := range st.Snapshot() {
+		assert.Zero(t, e.ClientSideCalls, "snapshots carry no per-side percentiles")
+	}
+}
+
+func TestSketchMerge(t *testing.T) {
+	var a, b, empty sketch
+	for v := int64(1); v <= 100; v++ {
+		a.add(v * 1e6)
+	}
+	b.add(500e6)
+	m := a
+	m.merge(&b)
+	assert.Equal(t, uint64(101), m.n)
+	assert.Equal(t, int64(1e6), m.min)
+	assert.Equal(t, int64(500e6), m.max)
+	assert.InDelta(t, 500e6, m.quantile(1), 0)
+	m2 := empty
+	m2.merge(&b)
+	assert.Equal(t, b, m2)
+	m3 := b
+	m3.merge(&empty)
+	assert.Equal(t, b, m3)
+}
