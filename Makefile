@@ -107,6 +107,7 @@ eval:
 	$(GO) run ./cmd/evalparse -data $(DATA)/loghub2k
 	$(GO) run ./cmd/evalanomaly -data $(DATA)
 	$(GO) run ./cmd/evalrca -n 36
+	$(GO) run ./cmd/evalrca -low-traffic -n 12
 
 clean:
 	rm -rf build bin

@@ -33,8 +33,9 @@ func main() {
 	only := flag.String("run", "", "only the scenarios whose name matches this regular expression")
 	explain := flag.Bool("explain", false, "print every incident of each scenario with its candidates (implies -v)")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "scenarios run in parallel")
+	lowTraffic := flag.Bool("low-traffic", false, "faults of a service called about once a minute (low_traffic_slow, low_traffic_errors; 10 minutes each)")
 	flag.Parse()
-	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers}
+	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers, lowTraffic: *lowTraffic}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
@@ -50,13 +51,14 @@ func main() {
 }
 
 type opts struct {
-	count   int
-	seed    uint64
-	dur     time.Duration
-	verbose bool
-	explain bool
-	workers int
-	only    *regexp.Regexp
+	count      int
+	seed       uint64
+	dur        time.Duration
+	verbose    bool
+	explain    bool
+	workers    int
+	only       *regexp.Regexp
+	lowTraffic bool
 }
 
 // runAll plays the scenarios on a few workers; the outcomes keep the scenarios' order.
@@ -87,7 +89,11 @@ func runAll(scs []sim.Scenario, workers int) ([]rcaeval.Outcome, error) {
 
 func run(w io.Writer, o opts) error {
 	count, seed, dur, verbose := o.count, o.seed, o.dur, o.verbose
-	scs, err := sim.GenerateScenarios(sim.EvalOptions{Count: count, Seed: seed, Duration: dur})
+	eo := sim.EvalOptions{Count: count, Seed: seed, Duration: dur}
+	if o.lowTraffic {
+		eo.Kinds, eo.FaultDuration = sim.LowTrafficFaultKinds(), 10*time.Minute
+	}
+	scs, err := sim.GenerateScenarios(eo)
 	if err != nil {
 		return err
 	}
@@ -125,8 +131,10 @@ func run(w io.Writer, o opts) error {
 		}
 	}
 	s := rcaeval.Summarize(outs)
-	if _, err := fmt.Fprintf(w, "\n%d scenarios (%d with a fault, %d fault-free), %s of event time each, seed %d, %.1fs\n%s\n\nper fault kind:\n",
-		len(outs), s.Faulty, s.FaultFree, dur, seed, time.Since(start).Seconds(), s.String()); err != nil {
+	// The wall time goes to stderr: stdout is the same on every run.
+	fmt.Fprintf(os.Stderr, "evalrca: %d scenarios in %.1fs\n", len(outs), time.Since(start).Seconds())
+	if _, err := fmt.Fprintf(w, "\n%d scenarios (%d with a fault, %d fault-free), %s of event time each, seed %d\n%s\n\nper fault kind:\n",
+		len(outs), s.Faulty, s.FaultFree, dur, seed, s.String()); err != nil {
 		return err
 	}
 	kinds := make([]string, 0, len(s.PerKind))

@@ -1,25 +1,20 @@
 // Copyright The otelcol-aiops Authors
 // SPDX-License-Identifier: Apache-2.0
 
-// Package rcaeval runs simulated scenarios through the whole statistical chain in process, with
-// the same logic the components use (the processor's analyzer, the connector's graph store and
-// pdata adapter, the exporter's incident engine), and scores the root causes against the
-// injected ground truth. It drives everything in event time, so results are deterministic.
+// Package rcaeval runs scenarios through the collector's components in process (the llm_anomaly
+// processor, the logs2graph connector and the rca exporter, built from their factories and wired
+// as in a collector, see Chain), and scores the incidents they forward against the injected
+// ground truth. Everything runs in event time, so results are deterministic.
 package rcaeval // import "github.com/otelcol-aiops/otelcol-aiops/internal/rcaeval"
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/plog"
-
-	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
-	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
-	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
-	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/sim"
 )
 
@@ -57,7 +52,7 @@ func (o *Outcome) Rank() int {
 // Step is the event time fed per round: the chain sees telemetry in chunks of this length.
 const Step = time.Second
 
-// Run plays one scenario through analyzer, graph store and incident engine.
+// Run plays one scenario through the components (see Chain) and scores it.
 func Run(sc sim.Scenario) (Outcome, error) {
 	out := Outcome{Name: sc.Name}
 	var fault *sim.Fault
@@ -66,86 +61,44 @@ func Run(sc sim.Scenario) (Outcome, error) {
 		out.FaultKind = fault.Kind
 		out.RootCause = fault.RootCause()
 	}
-	an, err := analyzer.New(analyzer.DefaultConfig())
+	chain, err := NewChain(ChainOptions{})
 	if err != nil {
 		return out, err
-	}
-	gcfg := graph.DefaultConfig()
-	store, err := graph.New(gcfg)
-	if err != nil {
-		return out, err
-	}
-	engine, err := rca.New(rca.DefaultConfig())
-	if err != nil {
-		return out, err
-	}
-
-	var (
-		spans    []graph.Span
-		rec      analyzer.Record
-		res      analyzer.Result
-		emitted  = map[string]time.Time{} // incident id -> watermark of its first emission
-		duringAt = map[string]time.Time{} // incident id -> first emission at or after the fault start
-		finalInc = map[string]incident.Incident{}
-	)
-	collect := func(incs []incident.Incident, wm time.Time) {
-		for _, inc := range incs {
-			if _, ok := emitted[inc.ID]; !ok {
-				emitted[inc.ID] = wm
-			}
-			if _, ok := duringAt[inc.ID]; !ok && fault != nil && !wm.Before(fault.Start) {
-				duringAt[inc.ID] = wm
-			}
-			if old, ok := finalInc[inc.ID]; !ok || inc.Version >= old.Version {
-				finalInc[inc.ID] = inc
-			}
-		}
 	}
 	_, err = sim.Run(sc, Step, func(ch sim.Chunk) error {
-		spans = graphpdata.AppendSpans(spans[:0], ch.Traces, 0)
-		store.AddSpans(spans)
-		forEachRecord(ch.Logs, func(service string, lr plog.LogRecord) {
-			rec = analyzer.Record{
-				Service:        service,
-				Message:        lr.Body().AsString(),
-				Time:           int64(lr.Timestamp()),
-				SeverityNumber: int32(lr.SeverityNumber()),
-			}
-			an.Analyze(&rec, &res)
-			if !res.Verdict.Detected {
-				return
-			}
-			engine.AddAnomaly(rca.Anomaly{
-				Service:     service,
-				Time:        rec.Time,
-				Score:       res.Verdict.Score,
-				Severity:    incident.Severity(res.Verdict.Severity),
-				Type:        res.Verdict.Type,
-				TemplateID:  res.TemplateID,
-				Template:    res.Template,
-				Line:        rec.Message,
-				LogSeverity: rec.SeverityNumber,
-			})
-		})
-		store.Advance(ch.End.UnixNano())
-		for _, w := range store.Flush() {
-			for i := range w.Edges {
-				engine.AddEdge(edgeWindow(&w, &w.Edges[i]))
-			}
-		}
-		collect(engine.Advance(ch.End.UnixNano()), ch.End)
-		return nil
+		return chain.Play(ch.End, ch.Logs, ch.Traces)
 	})
-	if err != nil {
+	ems, cerr := chain.Close(sc.End())
+	if err = errors.Join(err, cerr); err != nil {
 		return out, err
 	}
-	for _, w := range store.FlushAll() {
-		for i := range w.Edges {
-			engine.AddEdge(edgeWindow(&w, &w.Edges[i]))
+	var start time.Time
+	if fault != nil {
+		start = fault.Start
+	}
+	score(&out, ems, fault != nil, start)
+	return out, nil
+}
+
+// score fills the outcome from the emissions of a run with one fault starting at start (none when
+// !faulty).
+func score(out *Outcome, ems []Emission, faulty bool, start time.Time) {
+	emitted := map[string]time.Time{}  // incident id -> event time of its first emission
+	duringAt := map[string]time.Time{} // incident id -> first emission at or after the fault start
+	finalInc := map[string]incident.Incident{}
+	for _, em := range ems {
+		inc := em.Incident
+		if _, ok := emitted[inc.ID]; !ok {
+			emitted[inc.ID] = em.At
+		}
+		if _, ok := duringAt[inc.ID]; !ok && faulty && !em.At.Before(start) {
+			duringAt[inc.ID] = em.At
+		}
+		if old, ok := finalInc[inc.ID]; !ok || inc.Version >= old.Version {
+			finalInc[inc.ID] = inc
 		}
 	}
-	end := sc.End()
-	collect(engine.Advance(end.UnixNano()), end)
+	fault := faulty
 
 	// Incidents opened before the fault are false alarms. The incident of the fault is the
 	// first one emitted (opened, or updated with new evidence) at or after the fault start: an
@@ -155,7 +108,7 @@ func Run(sc sim.Scenario) (Outcome, error) {
 		if finalInc[id].MergedInto != "" {
 			continue
 		}
-		if fault != nil && at.Before(fault.Start) {
+		if fault && at.Before(start) {
 			out.FalseAlarms++
 			continue
 		}
@@ -184,31 +137,12 @@ func Run(sc sim.Scenario) (Outcome, error) {
 			first, firstAt = &c, at
 		}
 	}
-	if fault != nil && first != nil {
+	if fault && first != nil {
 		out.Detected = true
-		out.DetectDelay = firstAt.Sub(fault.Start)
+		out.DetectDelay = firstAt.Sub(start)
 		out.Incident = *first
 		for _, c := range first.Candidates {
 			out.Ranked = append(out.Ranked, c.Service)
-		}
-	}
-	return out, nil
-}
-
-func forEachRecord(ld plog.Logs, fn func(service string, lr plog.LogRecord)) {
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		svc := ""
-		if v, ok := rl.Resource().Attributes().Get(graphpdata.AttrServiceName); ok {
-			svc = v.AsString()
-		}
-		sls := rl.ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			lrs := sls.At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
-				fn(svc, lrs.At(k))
-			}
 		}
 	}
 }
@@ -295,22 +229,4 @@ func (s *Summary) AC3() float64 { return ratio(s.Top3, s.Faulty) }
 func (s *Summary) String() string {
 	return fmt.Sprintf("AC@1 %.3f AC@3 %.3f detected %d/%d (%d within 30s, median %s) fault-free runs with incidents %d/%d, incidents before the fault %d",
 		s.AC1(), s.AC3(), s.Detected, s.Faulty, s.DetectedWithin30s, s.Median(), s.FaultFreeWithIncident, s.FaultFree, s.FalseAlarmsBeforeFault)
-}
-
-func edgeWindow(w *graph.Window, e *graph.Edge) rca.EdgeWindow {
-	return rca.EdgeWindow{
-		Client:      e.Client.Name,
-		Server:      e.Server.Name,
-		ClientKind:  e.Client.Kind.String(),
-		ServerKind:  e.Server.Kind.String(),
-		ConnType:    e.Conn.String(),
-		Calls:       int64(e.Calls),
-		Errors:      int64(e.Errors),
-		LogErrors:   int64(e.LogErrors),
-		P50:         e.Latency.P50,
-		P95:         e.Latency.P95,
-		P99:         e.Latency.P99,
-		WindowStart: w.Start,
-		WindowEnd:   w.End,
-	}
 }

@@ -1,0 +1,207 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rcaeval // import "github.com/otelcol-aiops/otelcol-aiops/internal/rcaeval"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph"
+	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor"
+)
+
+// Emission is one incident version as a sink received it, with the event time being played when
+// it was delivered (how long after a fault an operator would have seen it).
+type Emission struct {
+	Incident incident.Incident
+	At       time.Time
+}
+
+// Chain is the collector's pipelines in process, built from the components' factories with their
+// default configurations: logs -> llm_anomaly -> rca, traces -> logs2graph -> rca. What the
+// evaluation measures is therefore what users run, through the same pdata contract (annotation
+// attributes, edge and progress records). Only the wall-clock timers are off (the processor's
+// idle timeout, the connector's and the exporter's idle advance), since a replay drives event
+// time itself; deliveries are synchronous (no sending queue), so every emission is tagged with
+// the event time being played.
+type Chain struct {
+	proc processor.Logs
+	conn connector.Traces
+	exp  exporter.Logs
+	srv  *httptest.Server
+
+	mu    sync.Mutex
+	now   time.Time
+	got   []Emission
+	bad   int
+	close sync.Once
+}
+
+// ChainOptions adjusts the chain.
+type ChainOptions struct {
+	// Processor, Connector and Exporter, when set, change the default configurations.
+	Processor func(component.Config)
+	Connector func(component.Config)
+	Exporter  func(component.Config)
+}
+
+// NewChain builds and starts the chain.
+func NewChain(opts ChainOptions) (*Chain, error) {
+	c := &Chain{}
+	c.srv = httptest.NewServer(http.HandlerFunc(c.receive))
+	ok := false
+	defer func() {
+		if !ok {
+			c.srv.Close()
+		}
+	}()
+	ctx := context.Background()
+	host := componenttest.NewNopHost()
+
+	ef := rcaexporter.NewFactory()
+	ecfg := ef.CreateDefaultConfig()
+	if err := setExporterDefaults(ecfg, c.srv.URL); err != nil {
+		return nil, err
+	}
+	if opts.Exporter != nil {
+		opts.Exporter(ecfg)
+	}
+	exp, err := ef.CreateLogs(ctx, exportertest.NewNopSettings(ef.Type()), ecfg)
+	if err != nil {
+		return nil, err
+	}
+
+	cf := logs2graph.NewFactory()
+	ccfg := cf.CreateDefaultConfig()
+	if err := setConnectorDefaults(ccfg); err != nil {
+		return nil, err
+	}
+	if opts.Connector != nil {
+		opts.Connector(ccfg)
+	}
+	conn, err := cf.CreateTracesToLogs(ctx, connectortest.NewNopSettings(cf.Type()), ccfg, exp)
+	if err != nil {
+		return nil, err
+	}
+
+	pf := llmanomalyprocessor.NewFactory()
+	pcfg := pf.CreateDefaultConfig()
+	if err := setProcessorDefaults(pcfg); err != nil {
+		return nil, err
+	}
+	if opts.Processor != nil {
+		opts.Processor(pcfg)
+	}
+	proc, err := pf.CreateLogs(ctx, processortest.NewNopSettings(pf.Type()), pcfg, exp)
+	if err != nil {
+		return nil, err
+	}
+	// start in the collector's order: exporters, connectors, processors
+	for _, comp := range []component.Component{exp, conn, proc} {
+		if err := comp.Start(ctx, host); err != nil {
+			return nil, err
+		}
+	}
+	c.proc, c.conn, c.exp = proc, conn, exp
+	ok = true
+	return c, nil
+}
+
+// setExporterDefaults points the webhook sink at the chain's capture server, delivers
+// synchronously and turns the wall-clock idle advance off.
+func setExporterDefaults(cfg component.Config, url string) error {
+	return patch(cfg, map[string]any{
+		"idle_advance":  "0s",
+		"sending_queue": map[string]any{"enabled": false},
+		"sinks":         map[string]any{"webhook": map[string]any{"endpoint": url}},
+	})
+}
+
+func setConnectorDefaults(cfg component.Config) error {
+	return patch(cfg, map[string]any{"idle_advance": "0s", "snapshot_interval": "0s"})
+}
+
+func setProcessorDefaults(cfg component.Config) error {
+	return patch(cfg, map[string]any{"timeout": "24h"})
+}
+
+// Play feeds one chunk of telemetry of event time at: its logs to the logs pipeline, its traces
+// to the traces pipeline (the data is consumed: do not reuse it).
+func (c *Chain) Play(at time.Time, ld plog.Logs, td ptrace.Traces) error {
+	c.mu.Lock()
+	c.now = at
+	c.mu.Unlock()
+	ctx := context.Background()
+	var errs []error
+	if ld.LogRecordCount() > 0 {
+		errs = append(errs, c.proc.ConsumeLogs(ctx, ld))
+	}
+	if td.SpanCount() > 0 {
+		errs = append(errs, c.conn.ConsumeTraces(ctx, td))
+	}
+	return errors.Join(errs...)
+}
+
+// Close shuts the chain down in the collector's order (processors, connectors, exporters), which
+// flushes what is held, and returns every emission.
+func (c *Chain) Close(at time.Time) ([]Emission, error) {
+	var errs []error
+	c.close.Do(func() {
+		c.mu.Lock()
+		c.now = at
+		c.mu.Unlock()
+		ctx := context.Background()
+		for _, comp := range []component.Component{c.proc, c.conn, c.exp} {
+			errs = append(errs, comp.Shutdown(ctx))
+		}
+		c.srv.Close()
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bad > 0 {
+		errs = append(errs, errors.New("the webhook received undecodable incidents"))
+	}
+	return append([]Emission(nil), c.got...), errors.Join(errs...)
+}
+
+func (c *Chain) receive(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	var inc incident.Incident
+	if err == nil {
+		err = json.Unmarshal(body, &inc)
+	}
+	c.mu.Lock()
+	if err != nil {
+		c.bad++
+	} else {
+		c.got = append(c.got, Emission{Incident: inc, At: c.now})
+	}
+	c.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// patch applies a YAML-like map to a component config, as the collector's config loader does.
+func patch(cfg component.Config, m map[string]any) error {
+	return confmap.NewFromStringMap(m).Unmarshal(cfg)
+}
