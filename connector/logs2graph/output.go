@@ -35,6 +35,7 @@ const (
 	attrP99          = "graph.latency.p99_ms"
 	attrClientP95    = "graph.latency.client.p95_ms"
 	attrServerP95    = "graph.latency.server.p95_ms"
+	attrGapP95       = "graph.latency.gap.p95_ms"
 	attrWindowStart  = "graph.window.start"
 	attrWindowEnd    = "graph.window.end"
 	attrSource       = "graph.source"
@@ -86,6 +87,10 @@ func windowsToLogs(identity string, windows []graph.Window, progress int64, inte
 			if e.ServerSideCalls > 0 {
 				lr.Attributes().PutDouble(attrServerP95, e.ServerSide.P95)
 			}
+			if e.ClientSideCalls > 0 && e.ServerSideCalls > 0 {
+				// time spent between the two sides (network, queues, the caller's egress)
+				lr.Attributes().PutDouble(attrGapP95, e.ClientSide.P95-e.ServerSide.P95)
+			}
 		}
 	}
 	if progress > 0 {
@@ -130,7 +135,7 @@ func fillRecord(lr plog.LogRecord, event string, e *graph.Edge, start, end int64
 	lr.SetObservedTimestamp(observed)
 	lr.Body().SetStr(edgeBody(e))
 	a := lr.Attributes()
-	a.EnsureCapacity(21)
+	a.EnsureCapacity(22)
 	a.PutStr(attrEventName, event)
 	a.PutStr(attrClient, e.Client.Name)
 	a.PutStr(attrServer, e.Server.Name)
