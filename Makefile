@@ -101,13 +101,14 @@ bench-collector: build
 	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
 	COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
 
-## eval: parsing accuracy (Loghub-2k), anomaly detection accuracy (BGL, HDFS) and root-cause
-## accuracy over simulated fault-injection scenarios
+## eval: parsing accuracy (Loghub-2k), anomaly detection accuracy (BGL, HDFS), root-cause
+## accuracy over simulated fault-injection scenarios and over a labelled day of a real system
 eval:
 	$(GO) run ./cmd/evalparse -data $(DATA)/loghub2k
 	$(GO) run ./cmd/evalanomaly -data $(DATA)
 	$(GO) run ./cmd/evalrca -n 36
 	$(GO) run ./cmd/evalrca -low-traffic -n 12
+	$(GO) run ./cmd/evalreal -data $(DATA)/nezha-tt-0130
 
 clean:
 	rm -rf build bin
