@@ -142,9 +142,9 @@ func TestSharedGraphAcrossPipelines(t *testing.T) {
 	assert.NotEmpty(t, p.mets.AllMetrics(), "metrics emitted at shutdown")
 	metadatatest.AssertEqualConnectorLogs2graphSpansIn(t, tel, []metricdata.DataPoint[int64]{{Value: 5}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualConnectorLogs2graphPairs(t, tel, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
-	// the progress record of the first batch, then three edge records and the progress record
-	// of the shutdown
-	metadatatest.AssertEqualConnectorLogs2graphRecordsEmitted(t, tel, []metricdata.DataPoint[int64]{{Value: 5}}, metricdatatest.IgnoreTimestamp())
+	// the progress record of the first batch, then three edge records, three service records
+	// and the progress record of the shutdown
+	metadatatest.AssertEqualConnectorLogs2graphRecordsEmitted(t, tel, []metricdata.DataPoint[int64]{{Value: 8}}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestMetricsOutput(t *testing.T) {
@@ -237,14 +237,15 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	// The first batch starts event time: a progress record says that the windows before it are
 	// complete (there were none).
-	require.Equal(t, 1, p.edges.LogRecordCount())
-	require.Equal(t, eventProgress, records(p.edges)[0].EventName())
+	require.Equal(t, 1, len(noServices(p.edges)))
+	require.Equal(t, eventProgress, noServices(p.edges)[0].EventName())
 	assert.Less(t, progressEnds(p.edges)[0], t0.UnixNano())
 	// Calls 40 s later in event time close the first window [0, 15 s) (end + lateness <= 40 s),
 	// in the same call: no tick is needed.
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(2, 40*time.Second, false)...)))
-	require.Equal(t, 5, p.edges.LogRecordCount())
-	recs := records(p.edges)[1:]
+	require.Equal(t, 5, len(noServices(p.edges)))
+	assert.Equal(t, 3, countEvents(p.edges, eventService), "the own time of frontend, checkout and payment in the window")
+	recs := noServices(p.edges)[1:]
 	for _, lr := range recs[:3] {
 		assert.Equal(t, eventEdge, lr.EventName())
 		start, _ := lr.Attributes().Get(attrWindowStart)
@@ -258,7 +259,7 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	assert.Equal(t, t0.UnixNano(), start.Int(), "the progress record carries the last closed window's start")
 	assert.Equal(t, t0.Add(15*time.Second).UnixNano(), progressEnds(p.edges)[1])
 	p.tickOnce(t)
-	assert.Equal(t, 5, p.edges.LogRecordCount(), "a tick emits nothing more while the input is not idle")
+	assert.Equal(t, 5, len(noServices(p.edges)), "a tick emits nothing more while the input is not idle")
 
 	// The input stops. After idle_advance of wall clock, event time follows the wall clock: the
 	// empty window [15 s, 30 s) closes (a progress record alone), then the window of the second
@@ -266,12 +267,12 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		p.tickOnce(t)
 	}
-	assert.Equal(t, 5, p.edges.LogRecordCount(), "not idle long enough")
+	assert.Equal(t, 5, len(noServices(p.edges)), "not idle long enough")
 	for i := 0; countEvents(p.edges, eventEdge) == 3 && i < 100; i++ {
 		p.tickOnce(t)
 	}
-	require.Equal(t, 10, p.edges.LogRecordCount())
-	recs = records(p.edges)[1:]
+	require.Equal(t, 10, len(noServices(p.edges)))
+	recs = noServices(p.edges)[1:]
 	assert.Equal(t, eventProgress, recs[4].EventName())
 	start, _ = recs[5].Attributes().Get(attrWindowStart)
 	assert.Equal(t, t0.Add(30*time.Second).UnixNano(), start.Int())
@@ -406,7 +407,7 @@ func TestDownstreamErrorIsCounted(t *testing.T) {
 	require.NoError(t, c.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	require.NoError(t, c.Shutdown(context.Background()))
 	metadatatest.AssertEqualConnectorLogs2graphDropped(t, tel, []metricdata.DataPoint[int64]{
-		{Value: 5, Attributes: attribute.NewSet(attribute.String("reason", "downstream_error"))}, // 3 edges, 2 progress
+		{Value: 8, Attributes: attribute.NewSet(attribute.String("reason", "downstream_error"))}, // 3 edges, 3 services, 2 progress
 	}, metricdatatest.IgnoreTimestamp())
 }
 

@@ -44,8 +44,12 @@ func TestLongSpanInARequest(t *testing.T) {
 		{"a", "b", "http"}:       {client: "a", server: "b", conn: "http", source: "traces", calls: 1},
 		{"user", "x", "virtual"}: {client: "user", server: "x", conn: "virtual", source: "traces", calls: 1},
 	}
+	// Kind-less roots that name no peer (server.address alone does not make a kind-less span a
+	// client) are requests from outside: a's and x's.
 	kindless := map[[3]string]edgeSummary{
-		{"a", "b", "inferred"}: {client: "a", server: "b", conn: "inferred", source: "traces", calls: 1},
+		{"a", "b", "inferred"}:   {client: "a", server: "b", conn: "inferred", source: "traces", calls: 1},
+		{"user", "a", "virtual"}: {client: "user", server: "a", conn: "virtual", source: "traces", calls: 1},
+		{"user", "x", "virtual"}: {client: "user", server: "x", conn: "virtual", source: "traces", calls: 1},
 	}
 	tests := []struct {
 		name     string

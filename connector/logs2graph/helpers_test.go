@@ -151,6 +151,17 @@ func merged(sink *consumertest.LogsSink) plog.Logs {
 	return out
 }
 
+// noServices returns the records of the sink, in order, without the logs2graph.service ones.
+func noServices(sink *consumertest.LogsSink) []plog.LogRecord {
+	var out []plog.LogRecord
+	for _, lr := range records(sink) {
+		if lr.EventName() != eventService {
+			out = append(out, lr)
+		}
+	}
+	return out
+}
+
 // countEvents returns how many records of the sink have the event name.
 func countEvents(sink *consumertest.LogsSink, event string) int {
 	n := 0

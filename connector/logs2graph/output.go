@@ -22,6 +22,7 @@ const (
 	eventEdge     = "logs2graph.edge"
 	eventSnapshot = "logs2graph.snapshot"
 	eventProgress = "logs2graph.progress"
+	eventService  = "logs2graph.service"
 
 	attrEventName    = "event.name"
 	attrClient       = "graph.client"
@@ -36,6 +37,11 @@ const (
 	attrClientP95    = "graph.latency.client.p95_ms"
 	attrServerP95    = "graph.latency.server.p95_ms"
 	attrGapP95       = "graph.latency.gap.p95_ms"
+	attrService      = "graph.service"
+	attrSpans        = "graph.spans"
+	attrSelfMean     = "graph.self_time.mean_ms"
+	attrEgressSpans  = "graph.egress.spans"
+	attrEgressMean   = "graph.egress.mean_ms"
 	attrWindowStart  = "graph.window.start"
 	attrWindowEnd    = "graph.window.end"
 	attrSource       = "graph.source"
@@ -73,7 +79,7 @@ func windowsToLogs(identity string, windows []graph.Window, progress int64, inte
 	ld, lrs := newOutputLogs(identity)
 	n := 0
 	for _, w := range windows {
-		n += len(w.Edges)
+		n += len(w.Edges) + len(w.Services)
 	}
 	lrs.EnsureCapacity(n + 1)
 	for _, w := range windows {
@@ -92,12 +98,42 @@ func windowsToLogs(identity string, windows []graph.Window, progress int64, inte
 				lr.Attributes().PutDouble(attrGapP95, e.ClientSide.P95-e.ServerSide.P95)
 			}
 		}
+		for i := range w.Services {
+			fillService(lrs.AppendEmpty(), &w.Services[i], w.Start, w.End, observed)
+		}
 	}
 	if progress > 0 {
 		fillProgress(lrs.AppendEmpty(), progress-int64(interval), progress, observed)
 		n++
 	}
 	return ld, n
+}
+
+// fillService makes lr a logs2graph.service record: one service's own time in a window.
+func fillService(lr plog.LogRecord, sw *graph.ServiceWindow, start, end int64, observed pcommon.Timestamp) {
+	lr.SetEventName(eventService)
+	lr.SetTimestamp(pcommon.Timestamp(max(end, 0)))
+	lr.SetObservedTimestamp(observed)
+	mean := func(sum int64, n uint64) float64 {
+		if n == 0 {
+			return 0
+		}
+		return float64(sum) / float64(n) / 1e6
+	}
+	self, egress := mean(sw.SelfNs, sw.Spans), mean(sw.EgressNs, sw.EgressSpans)
+	lr.Body().SetStr(fmt.Sprintf("%s: %d spans, own time %.1f ms on average; %d calls out, %.1f ms egress on average",
+		sw.Service, sw.Spans, self, sw.EgressSpans, egress))
+	a := lr.Attributes()
+	a.EnsureCapacity(9)
+	a.PutStr(attrEventName, eventService)
+	a.PutStr(attrService, sw.Service)
+	a.PutInt(attrSpans, clampInt(sw.Spans))
+	a.PutInt(attrErrors, clampInt(sw.Errors))
+	a.PutDouble(attrSelfMean, self)
+	a.PutInt(attrEgressSpans, clampInt(sw.EgressSpans))
+	a.PutDouble(attrEgressMean, egress)
+	a.PutInt(attrWindowStart, start)
+	a.PutInt(attrWindowEnd, end)
 }
 
 // fillProgress makes lr a logs2graph.progress record for closed-up-to time end; start is the

@@ -111,6 +111,7 @@ type entry struct {
 	waitOn  int32 // placeholder this span waits for; -1 none
 	gen     uint32
 	peer    int32 // index in Store.peers (CLIENT/PRODUCER spans naming a peer); -1 none
+	childNs int64 // summed durations of the children resolved against it (its self time is the rest)
 	kind    SpanKind
 	hint    PeerKind // the span's peer kind hint (any kind)
 	flags   uint8
@@ -180,6 +181,7 @@ type winAgg struct {
 type openWindow struct {
 	start int64
 	edges []int32
+	svcs  map[string]*ServiceWindow // self time per service, by name
 }
 
 // call is one resolved call, ready to be counted on an edge. Its duration for the percentiles
@@ -473,7 +475,9 @@ func (s *Store) addSpan(sp *Span, hs, hp uint64) {
 	switch {
 	case !hasParent:
 		e.flags |= fParentDone
-		if kind == KindServer {
+		// A root SERVER span is a request from outside; so is a kind-less root span that names
+		// no peer (tracers without span kinds: the root of a trace is where a request came in).
+		if kind == KindServer || (kind == KindUnspecified && e.peer < 0) {
 			s.userCall(idx)
 		}
 	case s.slot(pidx).flags&fReal != 0:
@@ -606,19 +610,13 @@ func (s *Store) ClosedUpTo() int64 { return max(s.closedUpTo, 0) }
 // Flush returns, oldest first, the windows closed by the watermark (window end +
 // AllowedLateness <= watermark) that have at least one edge, and removes edges idle for EdgeTTL.
 // ClosedUpTo advances to the end of the last window closed by the watermark, with data or not.
-//
-// Flush is cheap when no window closed (as after most batches): the edge and node garbage
-// collection runs only when the closed-up-to time advanced.
 func (s *Store) Flush() []Window {
 	limit := satSub(s.watermark, s.lateness)
-	before := s.closedUpTo
 	out := s.closeWindows(limit)
 	if s.watermark > 0 {
 		s.closedUpTo = max(s.closedUpTo, floorDiv(limit, s.interval)*s.interval)
 	}
-	if s.closedUpTo != before || len(out) > 0 {
-		s.gc()
-	}
+	s.gc()
 	return out
 }
 
@@ -777,6 +775,7 @@ func (s *Store) expire(i int32, h uint64) {
 		if e.waitOn >= 0 {
 			s.unlink(i)
 		}
+		s.selfTime(e)
 		switch e.kind {
 		case KindClient, KindProducer:
 			if e.flags&fMatched == 0 {
@@ -823,6 +822,7 @@ func clientLike(e *entry) bool {
 func (s *Store) resolve(p, c int32) {
 	ps, cs := s.slot(p), s.slot(c)
 	cs.flags |= fParentDone
+	ps.childNs += cs.end - cs.start
 	pair := (ps.kind == KindClient && cs.kind == KindServer) || (ps.kind == KindProducer && cs.kind == KindConsumer)
 	if ps.svc == cs.svc {
 		switch {
@@ -871,7 +871,7 @@ func (s *Store) resolve(p, c int32) {
 	s.retryDeferred(p)
 }
 
-// userCall counts root SERVER span i as a call from the user node.
+// userCall counts root span i (SERVER, or kind-less without a peer) as a call from the user node.
 func (s *Store) userCall(i int32) {
 	u, ok := s.internNode(s.cfg.UserName, NodeUser, "")
 	if !ok {
@@ -914,6 +914,11 @@ func (s *Store) peerCall(i int32) {
 	if r != 0 {
 		s.stats.VirtualCalls++
 		e.outEdge = r
+	}
+	if e.childNs == 0 {
+		// An uninstrumented peer (a database, a broker, an outside API): the call's time is
+		// the best measure of the peer's own time there is.
+		s.addOwnTime(target, e.end, d, false, e.flags&fError != 0)
 	}
 }
 
@@ -1310,16 +1315,25 @@ func satSub(a, b int64) int64 {
 	return a - b
 }
 
-// windowStart is the start of t's window, or of the first open window if t's is closed.
+// windowStart is the start of t's window, or of the first open window if t's is closed (a late
+// event, counted).
 func (s *Store) windowStart(t int64) int64 {
+	st, late := s.windowOf(t)
+	if late {
+		s.stats.LateEvents++
+	}
+	return st
+}
+
+// windowOf is the start of t's window, or of the first open window if t's is closed (late).
+func (s *Store) windowOf(t int64) (int64, bool) {
 	st := floorDiv(t, s.interval) * s.interval
 	first := floorDiv(satSub(s.watermark, s.lateness), s.interval) * s.interval
 	first = max(first, s.closedUpTo)
 	if st < first {
-		s.stats.LateEvents++
-		st = first
+		return first, true
 	}
-	return st
+	return st, false
 }
 
 func (s *Store) winAgg(ei int32, t int64) *winAgg {
@@ -1331,16 +1345,71 @@ func (s *Store) winAgg(ei int32, t int64) *winAgg {
 		}
 	}
 	e.wins = append(e.wins, winAgg{start: st})
+	ow := s.openWin(st)
+	ow.edges = append(ow.edges, ei)
+	return &e.wins[len(e.wins)-1]
+}
+
+// openWin returns the open window starting at st, inserting it if needed.
+func (s *Store) openWin(st int64) *openWindow {
 	j := len(s.open)
 	for j > 0 && s.open[j-1].start > st {
 		j--
 	}
 	if j > 0 && s.open[j-1].start == st {
-		s.open[j-1].edges = append(s.open[j-1].edges, ei)
-	} else {
-		s.open = slices.Insert(s.open, j, openWindow{start: st, edges: []int32{ei}})
+		return &s.open[j-1]
 	}
-	return &e.wins[len(e.wins)-1]
+	s.open = slices.Insert(s.open, j, openWindow{start: st})
+	return &s.open[j]
+}
+
+// selfTime counts real span e's own time (its duration minus its resolved children's, at least
+// 0) for its service in the window of its end. A span that calls out (a CLIENT or PRODUCER span,
+// or a kind-less span naming a peer) counts as egress time instead: the time between the caller
+// and the callee's own span (network, connection pools, the caller's egress).
+func (s *Store) selfTime(e *entry) {
+	if e.svc < 0 || int(e.svc) >= len(s.nodes) || s.nodes[e.svc].kind != NodeService {
+		return
+	}
+	if clientLike(e) && e.flags&fMatched == 0 && e.childNs == 0 {
+		return // a call to an uninstrumented peer: its time is the peer's (peerCall)
+	}
+	s.addOwnTime(e.svc, e.end, max(e.end-e.start-e.childNs, 0), clientLike(e), e.flags&fError != 0)
+}
+
+// addOwnTime counts d nanoseconds of node n's own time (egress: of a call-making span) in the
+// window of end.
+func (s *Store) addOwnTime(n int32, end, self int64, egress, failed bool) {
+	if n < 0 || int(n) >= len(s.nodes) || s.nodes[n].kind == NodeUser {
+		return
+	}
+	// The span's own window unless a Flush has already emitted it: its expiry (its end plus
+	// PendingTTL, within AllowedLateness) is never later than its window's close in event time,
+	// even when one batch moved the watermark past both.
+	st := max(floorDiv(end, s.interval)*s.interval, s.closedUpTo)
+	ow := s.openWin(st)
+	name := s.nodes[n].name
+	sw := ow.svcs[name]
+	if sw == nil {
+		if len(ow.svcs) >= s.cfg.MaxNodes {
+			return
+		}
+		if ow.svcs == nil {
+			ow.svcs = map[string]*ServiceWindow{}
+		}
+		sw = &ServiceWindow{Service: name}
+		ow.svcs[name] = sw
+	}
+	if egress {
+		sw.EgressSpans++
+		sw.EgressNs += self
+		return
+	}
+	sw.Spans++
+	sw.SelfNs += self
+	if failed {
+		sw.Errors++
+	}
 }
 
 // closeWindows emits and forgets the open windows ending at or before limit.
@@ -1353,6 +1422,13 @@ func (s *Store) closeWindows(limit int64) []Window {
 			break
 		}
 		w := Window{Start: ow.start, End: end, Edges: make([]Edge, 0, len(ow.edges))}
+		if len(ow.svcs) > 0 {
+			w.Services = make([]ServiceWindow, 0, len(ow.svcs))
+			for _, sw := range ow.svcs {
+				w.Services = append(w.Services, *sw)
+			}
+			slices.SortFunc(w.Services, func(a, b ServiceWindow) int { return strings.Compare(a.Service, b.Service) })
+		}
 		for _, ei := range ow.edges {
 			e := &s.edges[ei]
 			for j := range e.wins {

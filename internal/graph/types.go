@@ -318,6 +318,24 @@ type Edge struct {
 type Window struct {
 	Start, End int64
 	Edges      []Edge
+	// Services is the own time of each service whose spans ended in the window, sorted by name.
+	Services []ServiceWindow
+}
+
+// ServiceWindow is one service's own time in a window: for each of its spans, the span's
+// duration minus the durations of its children (at least 0). Time spent waiting on a dependency
+// is the dependency's, so a slow callee does not make its callers look slow; the gap between a
+// call-making span (CLIENT, PRODUCER, or a kind-less span naming a peer) and its callee's span is
+// counted apart as egress (network, pools, the caller's side of the call).
+type ServiceWindow struct {
+	Service string
+	// Spans is the number of the service's spans that make no call out, SelfNs their summed own
+	// time in nanoseconds, Errors those with an error.
+	Spans, Errors uint64
+	SelfNs        int64
+	// EgressSpans is the number of its call-making spans, EgressNs their summed own time.
+	EgressSpans uint64
+	EgressNs    int64
 }
 
 // Stats are the store's counters (monotonic) and gauges (current sizes).
