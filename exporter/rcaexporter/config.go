@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -44,6 +45,12 @@ type Config struct {
 	// applied and event time is moved forward by the idle time so that quiet incidents still
 	// resolve. 0 disables it.
 	IdleAdvance time.Duration `mapstructure:"idle_advance"`
+
+	// HTTP, when set, serves the investigation API: POST /api/v1/rca (rank root causes for a
+	// moment) and POST /api/v1/alerts (Alertmanager webhook; results are forwarded to the sinks).
+	// It is a confighttp server (endpoint, TLS, auth extension, CORS, limits). Off by default;
+	// `http:` without an endpoint listens on 127.0.0.1:8199 (loopback only). See api.go.
+	HTTP configoptional.Optional[confighttp.ServerConfig] `mapstructure:"http"`
 
 	// QueueConfig is the sending queue of incident deliveries (exporterhelper).
 	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
@@ -102,6 +109,13 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxPendingEvidence <= 0 {
 		errs = append(errs, errors.New("max_pending_evidence must be positive"))
+	}
+	if h := cfg.HTTP.Get(); h != nil {
+		switch h.NetAddr.Transport {
+		case "", "tcp", "tcp4", "tcp6", "unix":
+		default:
+			errs = append(errs, errors.New("http::transport must be tcp, tcp4, tcp6 or unix"))
+		}
 	}
 	if err := cfg.engineConfig().Validate(); err != nil {
 		errs = append(errs, err)

@@ -344,3 +344,38 @@ func TestEdgeStreamProgressFromRecords(t *testing.T) {
 	assert.Equal(t, sec(90), read(0, sec(90), false), "without a start (an older connector): its end")
 	assert.Equal(t, sec(90), read(sec(95), sec(90), false), "an inverted window: its end")
 }
+
+// A logs2graph.service record is read as a service window (own time) of the edge stream, and
+// shows the stream's progress like an edge record; one without a service is counted bad.
+func TestServiceRecordsAreRead(t *testing.T) {
+	clk := eventtime.New(eventtime.Config{})
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "logs2graph")
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	lr := lrs.AppendEmpty()
+	lr.SetEventName(serviceEventName)
+	a := lr.Attributes()
+	a.PutStr("graph.service", "orders-db")
+	a.PutInt("graph.spans", 40)
+	a.PutInt("graph.errors", 2)
+	a.PutDouble("graph.self_time.mean_ms", 12.5)
+	a.PutInt("graph.egress.spans", 3)
+	a.PutDouble("graph.egress.mean_ms", 1.5)
+	a.PutInt(attrWindowStart, sec(60))
+	a.PutInt(attrWindowEnd, sec(75))
+	bad := lrs.AppendEmpty()
+	bad.SetEventName(serviceEventName)
+	bad.Attributes().PutInt(attrWindowEnd, sec(75))
+	var in batchInput
+	in.read(ld, clk, sec(1_000_000))
+	require.Len(t, in.evidence, 1)
+	ev := in.evidence[0]
+	assert.True(t, ev.svc)
+	assert.Equal(t, sec(75), ev.t)
+	assert.Equal(t, rca.ServiceWindow{Service: "orders-db", Spans: 40, Errors: 2, SelfMs: 12.5, EgressSpans: 3, EgressMs: 1.5,
+		WindowStart: sec(60), WindowEnd: sec(75)}, ev.sw)
+	assert.Equal(t, 1, in.bad)
+	require.Len(t, in.edges, 1)
+	assert.Equal(t, sec(90)-1, in.edges[0].t)
+}

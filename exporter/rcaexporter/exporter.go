@@ -64,6 +64,7 @@ type rcaExporter struct {
 	sender exporter.Logs
 	multi  *sink.Multi
 	am     *sink.Alertmanager // nil unless the alertmanager sink is configured
+	api    *apiServer         // nil unless http is configured (api.go)
 	open   atomic.Int64
 
 	client       storage.Client
@@ -105,7 +106,7 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 		exporterhelper.WithTimeout(cfg.TimeoutConfig),
 		exporterhelper.WithRetry(cfg.RetryConfig),
 		exporterhelper.WithQueue(cfg.QueueConfig),
-		exporterhelper.WithStart(e.start),
+		exporterhelper.WithStart(e.startWithAPI),
 		exporterhelper.WithShutdown(e.shutdown),
 	)
 	if err != nil {
@@ -117,6 +118,7 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	}); err != nil {
 		return nil, err
 	}
+	e.api = newAPIServer(e, set.TelemetrySettings)
 	return e, nil
 }
 
@@ -173,6 +175,8 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 func (e *rcaExporter) Shutdown(ctx context.Context) error {
 	var err error
 	e.shutdownOnce.Do(func() {
+		// The API stops first: its requests forward through the sender.
+		apiErr := e.api.shutdown(ctx)
 		if e.cancel != nil {
 			e.cancel()
 			e.wg.Wait()
@@ -182,7 +186,7 @@ func (e *rcaExporter) Shutdown(ctx context.Context) error {
 			e.mu.Unlock()
 			e.forward(ctx, changed)
 		}
-		err = e.sender.Shutdown(ctx)
+		err = errors.Join(apiErr, e.sender.Shutdown(ctx))
 		e.tb.Shutdown()
 	})
 	return err
@@ -295,8 +299,14 @@ func (e *rcaExporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 // or every retry exhausted without a queue) is logged and counted; it is never returned
 // upstream, because the evidence has already been counted.
 func (e *rcaExporter) forward(ctx context.Context, changed []incident.Incident) {
+	_ = e.forwardErr(ctx, changed)
+}
+
+// forwardErr is forward returning the failure to hand the incidents to the sender (the API
+// reports it to its caller).
+func (e *rcaExporter) forwardErr(ctx context.Context, changed []incident.Incident) error {
 	if len(changed) == 0 {
-		return
+		return nil
 	}
 	ld := plog.NewLogs()
 	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
@@ -314,13 +324,15 @@ func (e *rcaExporter) forward(ctx context.Context, changed []incident.Incident) 
 		e.tb.ExporterRcaIncidents.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("transition", transition(inc)))))
 		resolved = resolved || inc.Status == incident.StatusResolved
 	}
-	if err := e.sender.ConsumeLogs(context.WithoutCancel(ctx), ld); err != nil {
+	err := e.sender.ConsumeLogs(context.WithoutCancel(ctx), ld)
+	if err != nil {
 		e.tb.ExporterRcaDropped.Add(ctx, int64(lrs.Len()), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "delivery_failed"))))
 		e.logger.Warn("Failed to deliver incidents", zap.Error(err), zap.Int("incidents", lrs.Len()))
 	}
 	if resolved && e.client != nil {
 		e.saveState(ctx)
 	}
+	return err
 }
 
 func transition(inc *incident.Incident) string {

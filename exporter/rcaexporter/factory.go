@@ -35,6 +35,7 @@ func createDefaultConfig() component.Config {
 		MaxClockSkew:       time.Minute,
 		MaxPendingEvidence: 100_000,
 		IdleAdvance:        time.Minute,
+		HTTP:               configoptional.Default(defaultHTTPServerConfig()),
 		QueueConfig:        configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig:        configretry.NewDefaultBackOffConfig(),
 		TimeoutConfig:      exporterhelper.NewDefaultTimeoutConfig(),

@@ -20,6 +20,7 @@ import (
 const (
 	edgeEventName     = "logs2graph.edge"
 	progressEventName = "logs2graph.progress"
+	serviceEventName  = "logs2graph.service"
 	attrEventName     = "event.name"
 	attrWindowStart   = "graph.window.start"
 	attrWindowEnd     = "graph.window.end"
@@ -40,8 +41,21 @@ func edgeProgress(start, end int64) int64 {
 type evidence struct {
 	t    int64 // event time: the record's time, or the edge window's end
 	edge bool
+	svc  bool // a service window (own time)
 	a    rca.Anomaly
 	w    rca.EdgeWindow
+	sw   rca.ServiceWindow
+}
+
+// rank orders the kinds of evidence of one time: edges, service windows, anomalies.
+func (x *evidence) rank() int {
+	switch {
+	case x.edge:
+		return 0
+	case x.svc:
+		return 1
+	}
+	return 2
 }
 
 // compareEvidence orders evidence by event time, then edges before anomalies, then content, so
@@ -50,11 +64,14 @@ func compareEvidence(x, y *evidence) int {
 	if c := cmp.Compare(x.t, y.t); c != 0 {
 		return c
 	}
-	if x.edge != y.edge {
-		if x.edge {
-			return -1
-		}
-		return 1
+	if c := cmp.Compare(x.rank(), y.rank()); c != 0 {
+		return c
+	}
+	if x.svc {
+		a, b := &x.sw, &y.sw
+		return cmp.Or(strings.Compare(a.Service, b.Service), cmp.Compare(a.WindowStart, b.WindowStart),
+			cmp.Compare(a.Spans, b.Spans), cmp.Compare(a.SelfMs, b.SelfMs), cmp.Compare(a.EgressSpans, b.EgressSpans),
+			cmp.Compare(a.EgressMs, b.EgressMs), cmp.Compare(a.Errors, b.Errors))
 	}
 	if x.edge {
 		a, b := &x.w, &y.w
@@ -134,6 +151,24 @@ func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.C
 		in.evidence = append(in.evidence, evidence{t: w.WindowEnd, edge: true, w: w})
 		in.maxTime = max(in.maxTime, w.WindowEnd)
 		return edgeProgress(w.WindowStart, w.WindowEnd), true
+	case serviceEventName:
+		sw := rca.ServiceWindow{
+			Service:     getStr(attrs, "graph.service"),
+			Spans:       getInt(attrs, "graph.spans"),
+			Errors:      getInt(attrs, "graph.errors"),
+			SelfMs:      getDouble(attrs, "graph.self_time.mean_ms"),
+			EgressSpans: getInt(attrs, "graph.egress.spans"),
+			EgressMs:    getDouble(attrs, "graph.egress.mean_ms"),
+			WindowStart: getInt(attrs, attrWindowStart),
+			WindowEnd:   getInt(attrs, attrWindowEnd),
+		}
+		if sw.Service == "" || sw.WindowEnd <= 0 {
+			in.bad++
+			return 0, true
+		}
+		in.evidence = append(in.evidence, evidence{t: sw.WindowEnd, svc: true, sw: sw})
+		in.maxTime = max(in.maxTime, sw.WindowEnd)
+		return edgeProgress(sw.WindowStart, sw.WindowEnd), true
 	case progressEventName:
 		end := getInt(attrs, attrWindowEnd)
 		if end <= 0 {

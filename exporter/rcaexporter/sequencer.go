@@ -165,6 +165,8 @@ func (s *sequencer) advance(w int64) []incident.Incident {
 		for ; j < len(s.pending) && s.pending[j].t <= end; j++ {
 			if ev := &s.pending[j]; ev.edge {
 				s.engine.AddEdge(ev.w)
+			} else if ev.svc {
+				s.engine.AddServiceWindow(ev.sw)
 			} else {
 				s.engine.AddAnomaly(ev.a)
 			}

@@ -66,6 +66,21 @@ type Config struct {
 	LowVolumeMaxGap time.Duration
 	// LowVolumeErrorRate is the least error rate of a low-volume window whose errors count.
 	LowVolumeErrorRate float64
+	// OwnTimeFactor: a service's own time (or egress time) per span in a window is changed when it
+	// is at least this many times its median over its recent normal windows (and well outside
+	// their spread); OwnTimePersistence such windows in a row are an own-time anomaly of the
+	// service. 0 persistence disables own-time anomalies.
+	OwnTimeFactor      float64
+	OwnTimePersistence int
+	// FleetShare: when at least three services and more than this share of the services judged in
+	// a window changed together, it is load, not a fault: none of them is an anomaly.
+	FleetShare float64
+	// InternalEdgesOpen lets a latency or error anomaly of a busy internal edge (a caller that is
+	// not the user node, MinCalls calls or more) open an incident by itself. By default such
+	// anomalies only join incidents opened by what users feel (entry edges), by a service's own
+	// signals (own time, error bursts in its logs) or by a quiet edge: under bursty load internal
+	// edges are noisy, and a noisy internal edge alone is not an incident.
+	InternalEdgesOpen bool
 
 	// Bounds.
 	MaxEdges               int // graph edges; new edges are dropped when full
@@ -81,6 +96,15 @@ type Config struct {
 	KnowledgeBaseSize      int
 	MaxSimilar             int
 	MinSimilarity          float64
+
+	// Evidence history, for Investigate (investigate.go).
+	// HistoryRetention is how long (event time) per-service summaries of the anomaly evidence are
+	// kept for queries; the effective retention is at least CorrelationWindow. It is also the
+	// longest query window.
+	HistoryRetention time.Duration
+	// MaxHistoryBuckets bounds the summaries kept (one per service and 15 s of event time); when it
+	// is full the oldest summary is dropped and history before it counts as not held.
+	MaxHistoryBuckets int
 }
 
 // DefaultConfig returns general defaults (documented in docs/rca.md).
@@ -106,6 +130,9 @@ func DefaultConfig() Config {
 		LowVolumePersistence:   2,
 		LowVolumeMaxGap:        2 * time.Minute,
 		LowVolumeErrorRate:     0.5,
+		OwnTimeFactor:          2,
+		OwnTimePersistence:     2,
+		FleetShare:             0.3,
 		MaxEdges:               10_000,
 		MaxServices:            5_000,
 		MaxPendingPerService:   64,
@@ -119,6 +146,8 @@ func DefaultConfig() Config {
 		KnowledgeBaseSize:      1_000,
 		MaxSimilar:             3,
 		MinSimilarity:          0.2,
+		HistoryRetention:       30 * time.Minute,
+		MaxHistoryBuckets:      5_000,
 	}
 }
 
@@ -135,6 +164,7 @@ func (c Config) Validate() error {
 	pos("quiet_period", c.QuietPeriod)
 	pos("edge_ttl", c.EdgeTTL)
 	pos("onset_scale", c.OnsetScale)
+	pos("history_retention", c.HistoryRetention)
 	if !(c.OpenThreshold > 0) || math.IsInf(c.OpenThreshold, 0) {
 		errs = append(errs, errors.New("open_threshold must be positive and finite"))
 	}
@@ -185,6 +215,7 @@ func (c Config) Validate() error {
 		{"max_templates_per_service", c.MaxTemplatesPerService}, {"max_evidence", c.MaxEvidence},
 		{"max_dependency_paths", c.MaxDependencyPaths}, {"max_candidates", c.MaxCandidates},
 		{"top_templates", c.TopTemplates}, {"knowledge_base_size", c.KnowledgeBaseSize}, {"max_similar", c.MaxSimilar},
+		{"max_history_buckets", c.MaxHistoryBuckets},
 	} {
 		if b.v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be >= 1", b.n))

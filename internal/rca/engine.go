@@ -78,6 +78,9 @@ type Stats struct {
 	IncidentsResolved uint64
 	IncidentsMerged   uint64 // incidents found to be one problem and merged into an older one
 	EdgesExpired      uint64
+	ServiceWindowsIn  uint64
+	OwnTimeAnomalies  uint64 // own-time and egress-time anomalies placed
+	OwnTimeFleetWide  uint64 // own-time changes not placed: many services changed together (load)
 
 	DroppedInvalid          uint64 // anomalies or edges with missing names, bad times or scores
 	DroppedLate             uint64 // anomalies older than watermark - correlation window
@@ -93,6 +96,8 @@ type Stats struct {
 type pendingAnom struct {
 	a   Anomaly
 	sig *edgeSignal
+	// noOpen: evidence that joins incidents but cannot open one (a busy internal edge).
+	noOpen bool
 }
 
 type tplAgg struct {
@@ -118,6 +123,10 @@ type svcAgg struct {
 	exemplars []Anomaly // earliest few
 	edges     map[string]*edgeSignal
 	edgeScore float64
+	// ownScore is the strongest anomaly of the service's own signals: its own time or egress
+	// time, error bursts in its own logs, its resource metrics.
+	ownScore float64
+	ownLine  string // the description of that anomaly
 }
 
 type openInc struct {
@@ -140,6 +149,12 @@ type Engine struct {
 	wm      int64
 	stats   Stats
 	merged  []incident.Incident
+
+	svcWins []ServiceWindow      // service windows waiting for Advance to pass their end
+	own     map[string]*ownState // own-time baselines per service
+	scratch []float64
+
+	hist evidenceHistory // recent evidence summaries for Investigate (investigate.go)
 }
 
 // New returns an engine, or an error for an invalid config.
@@ -153,6 +168,8 @@ func New(cfg Config) (*Engine, error) {
 		pending: map[string][]pendingAnom{},
 		open:    map[string]*openInc{},
 		kb:      NewKnowledgeBase(cfg.KnowledgeBaseSize),
+		own:     map[string]*ownState{},
+		scratch: make([]float64, 0, ownHistory),
 	}, nil
 }
 
@@ -208,6 +225,9 @@ func sevRank(s incident.Severity) int {
 }
 
 func (e *Engine) bump(t int64) {
+	if e.wm <= 0 && t > 0 {
+		e.hist.since = t // evidence history is held from the first event time on
+	}
 	if t > e.wm {
 		e.wm = t
 	}
@@ -279,12 +299,15 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 	}
 	a := Anomaly{Service: w.Server, Time: t, Score: sig.score, Severity: SeverityOf(sig.score), Type: sig.kind,
 		Line: sig.describe(w.Server)}
-	e.place(pendingAnom{a: a, sig: sig})
+	entry := w.ClientKind == "user"
+	busy := sig.calls >= e.cfg.MinCalls
+	e.place(pendingAnom{a: a, sig: sig, noOpen: busy && !entry && !e.cfg.InternalEdgesOpen})
 }
 
 // place joins an anomaly to a correlated open incident, or keeps it pending and opens an
 // incident when the service's score crosses the threshold.
 func (e *Engine) place(p pendingAnom) {
+	e.remember(&p)
 	s := p.a.Service
 	inc := e.findIncident(s, p.a.Time)
 	if inc != nil {
@@ -325,7 +348,7 @@ func (e *Engine) place(p pendingAnom) {
 	}
 	// A low-volume edge anomaly carries its own persistence (consecutive off windows): it opens
 	// an incident by itself, since a quiet edge may take minutes to show a second one.
-	if e.crosses(list) || (p.sig != nil && p.sig.calls > 0 && p.sig.calls < e.cfg.MinCalls) {
+	if e.crosses(list) || (p.sig != nil && p.sig.calls > 0 && p.sig.calls < e.cfg.MinCalls && !p.noOpen) {
 		if len(e.open) >= e.cfg.MaxOpenIncidents {
 			e.stats.DroppedIncidentsFull++
 			return
@@ -348,7 +371,7 @@ func (e *Engine) crosses(list []pendingAnom) bool {
 func (e *Engine) crossesAt(list []pendingAnom, threshold float64, symptomsOnly bool) bool {
 	idx := make([]int, 0, len(list))
 	for i := range list {
-		if !symptomsOnly || list[i].symptom() {
+		if !symptomsOnly || (list[i].symptom() && !list[i].noOpen) {
 			idx = append(idx, i)
 		}
 	}
@@ -502,6 +525,9 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 		sa.symptoms++
 	}
 	sa.maxScore = max(sa.maxScore, a.Score)
+	if ownSignal(a.Type) && a.Score > sa.ownScore {
+		sa.ownScore, sa.ownLine = a.Score, a.Line
+	}
 	if sevRank(a.Severity) > sevRank(sa.sev) {
 		sa.sev = a.Severity
 	}
@@ -558,10 +584,13 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 // last call, ordered by start time and id.
 func (e *Engine) Advance(now int64) []incident.Incident {
 	e.bump(now)
+	e.judgeServiceWindows(e.wm)
 	if n := e.g.expire(e.wm - int64(e.cfg.EdgeTTL)); n > 0 {
 		e.stats.EdgesExpired += uint64(n)
+		e.pruneOwn()
 	}
 	e.prunePending()
+	e.hist.prune(e.wm - int64(e.retention()))
 	e.sweep()
 	e.mergeConnected()
 

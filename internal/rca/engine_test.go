@@ -175,7 +175,9 @@ func TestTwoUnrelatedProblems(t *testing.T) {
 		link{"scheduler", "report-worker", "service", "service"},
 		link{"report-worker", "reports-db", "service", "database"},
 	)
-	s := newSim(t, nil)
+	// The report problem shows only on an internal edge and in unusual lines: with internal edges
+	// allowed to open incidents, it is an incident of its own.
+	s := newSim(t, func(c *Config) { c.InternalEdgesOpen = true })
 	s.runFault(links, t0, 2*60*sec,
 		[]edgeFault{
 			{clientName: "payment", serverName: "orders-db", errRate: 0.7},

@@ -259,7 +259,7 @@ func TestLowVolumeErrors(t *testing.T) {
 // the same incidents with the rule as without it.
 func TestLowVolumeRuleDoesNotChangeBusyEdges(t *testing.T) {
 	run := func(persistence int) []incident.Incident {
-		s := newSim(t, func(c *Config) { c.LowVolumePersistence = persistence })
+		s := newSim(t, func(c *Config) { c.LowVolumePersistence = persistence; c.InternalEdgesOpen = true })
 		faults := []edgeFault{
 			{from: t0 + 600*sec, errRate: 0.6, clientName: "payment", serverName: "orders-db"},
 			{from: t0 + 900*sec, p95: 900, clientName: "checkout", serverName: "inventory"},

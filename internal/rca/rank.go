@@ -13,13 +13,15 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
 
-// Ranking weights (sum 1); see docs/rca.md.
+// Ranking weights (sum 1); see docs/rca.md. wOwn weighs how far the candidate's own signals
+// moved against its own history; the rest is shared by the graph and timing evidence.
 const (
-	wWalk    = 0.30
-	wOnset   = 0.25
-	wHealthy = 0.20
-	wEdge    = 0.15
-	wKind    = 0.10
+	wOwn     = 0.40
+	wWalk    = 0.30 * (1 - wOwn)
+	wOnset   = 0.25 * (1 - wOwn)
+	wHealthy = 0.20 * (1 - wOwn)
+	wEdge    = 0.15 * (1 - wOwn)
+	wKind    = 0.10 * (1 - wOwn)
 
 	walkRestart = 0.15
 	walkIters   = 50
@@ -33,10 +35,21 @@ func cloneIncident(in *incident.Incident) incident.Incident { return in.Clone() 
 
 func sevWeight(s incident.Severity) float64 { return float64(sevRank(s)) / 4 }
 
+// ownSignal reports whether an anomaly type measures the service itself rather than its calls:
+// its own time, its egress time, its resource metrics. (Error bursts in its logs are not: a
+// caller logs the failures of its dependency.)
+func ownSignal(t string) bool {
+	switch t {
+	case ownTimeType, egressType:
+		return true
+	}
+	return strings.HasPrefix(t, "metric_")
+}
+
 // typeWeight: how directly an anomaly kind points at a fault in the service itself.
 func typeWeight(t string) float64 {
 	switch t {
-	case "edge_errors", "edge_latency", "error_burst", "new_template":
+	case "edge_errors", "edge_latency", "error_burst", "new_template", ownTimeType, egressType:
 		return 1
 	case "edge_log_errors", "rare_template", "rate_spike":
 		return 0.8
@@ -64,6 +77,7 @@ type cand struct {
 	hasOnset                       bool
 	onsetAt                        int64 // first symptom (first anomaly when the incident has no symptoms)
 	walk, onset, healthy, edge, kd float64
+	own                            float64
 	score                          float64
 	sa                             *svcAgg
 	reasons                        []string
@@ -149,8 +163,9 @@ func (e *Engine) rank(inc *openInc) {
 		if c.sa != nil {
 			c.edge = c.sa.edgeScore
 			c.kd = sevWeight(c.sa.sev) * typeWeight(dominantType(c.sa))
+			c.own = c.sa.ownScore
 		}
-		c.score = wWalk*c.walk + wOnset*c.onset + wHealthy*c.healthy + wEdge*c.edge + wKind*c.kd
+		c.score = wOwn*c.own + wWalk*c.walk + wOnset*c.onset + wHealthy*c.healthy + wEdge*c.edge + wKind*c.kd
 		best = max(best, c.score)
 	}
 	for _, c := range cs {
@@ -341,6 +356,9 @@ func (e *Engine) reasons(c *cand, minOnset int64) []string {
 		r = append(r, "earliest symptom")
 	default:
 		r = append(r, fmt.Sprintf("first symptom %s after the earliest", time.Duration(c.onsetAt-minOnset).Round(time.Millisecond)))
+	}
+	if c.sa.ownLine != "" {
+		r = append(r, c.sa.ownLine)
 	}
 	if c.healthy >= 0.5 {
 		r = append(r, "its dependencies are healthy")

@@ -29,6 +29,8 @@ type TelemetryBuilder struct {
 	mu                            sync.Mutex
 	registrations                 []metric.Registration
 	ExporterRcaAnomalies          metric.Int64Counter
+	ExporterRcaAPIAlerts          metric.Int64Counter
+	ExporterRcaAPIRequests        metric.Int64Counter
 	ExporterRcaDropped            metric.Int64Counter
 	ExporterRcaEdges              metric.Int64Counter
 	ExporterRcaEvidenceOutOfOrder metric.Int64Counter
@@ -99,6 +101,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_rca_anomalies",
 		metric.WithDescription("Anomalous log records consumed (anomaly.detected=true). [Development]"),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaAPIAlerts, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_api_alerts",
+		metric.WithDescription("Alerts received on POST /api/v1/alerts, by outcome (forwarded, unchanged, no_anomalies, outside_history, skipped, resolved_forwarded, resolved_ignored, own_alert). [Development]"),
+		metric.WithUnit("{alerts}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaAPIRequests, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_api_requests",
+		metric.WithDescription("Requests to the HTTP API (`http`), by endpoint (rca, alerts, other) and outcome (ok, bad_request, unauthorized, not_found, method_not_allowed, too_large, unsupported_media_type, outside_history, error). [Development]"),
+		metric.WithUnit("{requests}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaDropped, err = builder.meter.Int64Counter(

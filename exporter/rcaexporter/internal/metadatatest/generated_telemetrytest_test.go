@@ -25,6 +25,8 @@ func TestSetupTelemetry(t *testing.T) {
 		return nil
 	}))
 	tb.ExporterRcaAnomalies.Add(context.Background(), 1)
+	tb.ExporterRcaAPIAlerts.Add(context.Background(), 1)
+	tb.ExporterRcaAPIRequests.Add(context.Background(), 1)
 	tb.ExporterRcaDropped.Add(context.Background(), 1)
 	tb.ExporterRcaEdges.Add(context.Background(), 1)
 	tb.ExporterRcaEvidenceOutOfOrder.Add(context.Background(), 1)
@@ -35,6 +37,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterRcaStorageErrors.Add(context.Background(), 1)
 	tb.ExporterRcaTimestampsFixed.Add(context.Background(), 1)
 	AssertEqualExporterRcaAnomalies(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaAPIAlerts(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaAPIRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaDropped(t, testTel,

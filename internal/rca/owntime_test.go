@@ -1,0 +1,110 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rca
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+)
+
+// ownRun feeds 15 s windows of services a (entry) -> b -> c with steady own times, then from
+// window `from` multiplies the own time of the services in slow by factor; edges are steady
+// (busy, internal), so only own time can tell.
+func ownRun(t *testing.T, cfg func(*Config), windows, from int, factor float64, slow ...string) []incident.Incident {
+	t.Helper()
+	s := newSim(t, cfg)
+	const win = 15 * sec
+	var out []incident.Incident
+	for i := range windows {
+		ws := t0 + int64(i)*win
+		for _, l := range [][2]string{{"user", "a"}, {"a", "b"}, {"b", "c"}} {
+			w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
+				Calls: 100, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
+			if l[0] == "user" {
+				w.ClientKind = "user"
+			}
+			s.e.AddEdge(w)
+		}
+		for j, svc := range []string{"a", "b", "c"} {
+			self := 2.0 + float64(j) + 0.3*float64((i*7+j*3)%5) // a little noise
+			if i >= from {
+				for _, x := range slow {
+					if x == svc {
+						self *= factor
+					}
+				}
+			}
+			s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+		}
+		out = append(out, s.e.Advance(ws+win)...)
+	}
+	return out
+}
+
+func TestOwnTimeOpensAndRanks(t *testing.T) {
+	out := ownRun(t, nil, 60, 40, 6, "b")
+	require.NotEmpty(t, out, "b's own time 6x its history for 5 minutes opens an incident")
+	first := out[0]
+	assert.Equal(t, "b", first.RootCauseService, "the service whose own signals moved, not its caller or callee")
+	assert.Equal(t, t0+40*15*sec, first.StartedAt.UnixNano(), "the incident starts at the first changed window")
+	assert.Contains(t, fmt.Sprint(first.Candidates[0].Reasons), "own time per span of b is")
+}
+
+func TestOwnTimeNoiseAndFleetWide(t *testing.T) {
+	assert.Empty(t, ownRun(t, nil, 80, 1000, 1), "steady, slightly noisy own times: nothing")
+	assert.Empty(t, ownRun(t, nil, 60, 40, 1.5), "1.5x is within the factor")
+	out := ownRun(t, nil, 60, 40, 6, "a", "b", "c")
+	assert.Empty(t, out, "every service slower together is load, not a fault")
+}
+
+func TestOwnTimeOneWindowIsNotEnough(t *testing.T) {
+	s := newSim(t, nil)
+	const win = 15 * sec
+	for i := range 40 {
+		ws := t0 + int64(i)*win
+		self := 3.0
+		if i == 30 {
+			self = 60
+		}
+		s.e.AddServiceWindow(ServiceWindow{Service: "b", Spans: 50, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+		assert.Empty(t, s.e.Advance(ws+win))
+	}
+	assert.Zero(t, s.e.Stats().OwnTimeAnomalies)
+}
+
+// A latency anomaly of a busy internal edge alone does not open an incident by default; the same
+// on the entry edge does.
+func TestBusyInternalEdgeAloneDoesNotOpen(t *testing.T) {
+	run := func(cfg func(*Config), client, clientKind string) []incident.Incident {
+		s := newSim(t, cfg)
+		var out []incident.Incident
+		for i := range 60 {
+			ws := t0 + int64(i)*10*sec
+			p95 := 10.0
+			if i >= 40 {
+				p95 = 900
+			}
+			s.e.AddEdge(EdgeWindow{Client: client, Server: "b", ClientKind: clientKind, ServerKind: "service", ConnType: "http",
+				Calls: 50, P50: p95 / 2, P95: p95, P99: p95 * 1.2, WindowStart: ws, WindowEnd: ws + 10*sec})
+			out = append(out, s.e.Advance(ws+10*sec)...)
+		}
+		return out
+	}
+	assert.Empty(t, run(nil, "a", "service"), "internal edge")
+	assert.NotEmpty(t, run(nil, "user", "user"), "entry edge: what users feel")
+	assert.NotEmpty(t, run(func(c *Config) { c.InternalEdgesOpen = true }, "a", "service"), "internal_edges_open")
+}
+
+func TestServiceWindowInvalidIsCounted(t *testing.T) {
+	s := newSim(t, nil)
+	s.e.AddServiceWindow(ServiceWindow{Service: "", WindowEnd: t0})
+	s.e.AddServiceWindow(ServiceWindow{Service: "a", WindowEnd: 0})
+	s.e.AddServiceWindow(ServiceWindow{Service: "a", WindowEnd: t0, Spans: -1})
+	assert.Equal(t, uint64(3), s.e.Stats().DroppedInvalid)
+}
