@@ -13,44 +13,45 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/otelcol-aiops/otelcol-aiops/connector/logs2graph/internal/metadata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graphpdata"
 )
 
 // Event names and attribute keys of the edge records (the contract in docs/attributes.md).
 const (
-	eventEdge     = "logs2graph.edge"
-	eventSnapshot = "logs2graph.snapshot"
-	eventProgress = "logs2graph.progress"
-	eventService  = "logs2graph.service"
+	eventEdge     = contract.EventEdge
+	eventSnapshot = contract.EventSnapshot
+	eventProgress = contract.EventProgress
+	eventService  = contract.EventService
 
-	attrEventName    = "event.name"
-	attrClient       = "graph.client"
-	attrServer       = "graph.server"
-	attrConnType     = "graph.connection_type"
-	attrCalls        = "graph.calls"
-	attrErrors       = "graph.errors"
-	attrLogErrors    = "graph.log_errors"
-	attrP50          = "graph.latency.p50_ms"
-	attrP95          = "graph.latency.p95_ms"
-	attrP99          = "graph.latency.p99_ms"
-	attrClientP95    = "graph.latency.client.p95_ms"
-	attrServerP95    = "graph.latency.server.p95_ms"
-	attrGapP95       = "graph.latency.gap.p95_ms"
-	attrService      = "graph.service"
-	attrSpans        = "graph.spans"
-	attrSelfMean     = "graph.self_time.mean_ms"
-	attrEgressSpans  = "graph.egress.spans"
-	attrEgressMean   = "graph.egress.mean_ms"
-	attrWindowStart  = "graph.window.start"
-	attrWindowEnd    = "graph.window.end"
-	attrSource       = "graph.source"
-	attrFirstSeen    = "graph.first_seen"
-	attrLastSeen     = "graph.last_seen"
-	attrClientKind   = "graph.client.kind"
-	attrServerKind   = "graph.server.kind"
-	attrClientSystem = "graph.client.system"
-	attrServerSystem = "graph.server.system"
+	attrEventName    = contract.AttrEventName
+	attrClient       = contract.AttrGraphClient
+	attrServer       = contract.AttrGraphServer
+	attrConnType     = contract.AttrGraphConnType
+	attrCalls        = contract.AttrGraphCalls
+	attrErrors       = contract.AttrGraphErrors
+	attrLogErrors    = contract.AttrGraphLogErrors
+	attrP50          = contract.AttrGraphP50
+	attrP95          = contract.AttrGraphP95
+	attrP99          = contract.AttrGraphP99
+	attrClientP95    = contract.AttrGraphClientP95
+	attrServerP95    = contract.AttrGraphServerP95
+	attrGapP95       = contract.AttrGraphGapP95
+	attrService      = contract.AttrGraphService
+	attrSpans        = contract.AttrGraphSpans
+	attrSelfMean     = contract.AttrGraphSelfMean
+	attrEgressSpans  = contract.AttrGraphEgressSpans
+	attrEgressMean   = contract.AttrGraphEgressMean
+	attrWindowStart  = contract.AttrGraphWindowStart
+	attrWindowEnd    = contract.AttrGraphWindowEnd
+	attrSource       = contract.AttrGraphSource
+	attrFirstSeen    = contract.AttrGraphFirstSeen
+	attrLastSeen     = contract.AttrGraphLastSeen
+	attrClientKind   = contract.AttrGraphClientKind
+	attrServerKind   = contract.AttrGraphServerKind
+	attrClientSystem = contract.AttrGraphClientSystem
+	attrServerSystem = contract.AttrGraphServerSystem
 )
 
 // Metric names and attributes of the traces -> metrics output (contrib servicegraph's).

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
@@ -18,12 +19,12 @@ import (
 
 // Names of the input contract (docs/attributes.md).
 const (
-	edgeEventName     = "logs2graph.edge"
-	progressEventName = "logs2graph.progress"
-	serviceEventName  = "logs2graph.service"
-	attrEventName     = "event.name"
-	attrWindowStart   = "graph.window.start"
-	attrWindowEnd     = "graph.window.end"
+	edgeEventName     = contract.EventEdge
+	progressEventName = contract.EventProgress
+	serviceEventName  = contract.EventService
+	attrEventName     = contract.AttrEventName
+	attrWindowStart   = contract.AttrGraphWindowStart
+	attrWindowEnd     = contract.AttrGraphWindowEnd
 )
 
 // edgeProgress is how far an edge stream is complete after a window [start, end) closed: the
@@ -112,7 +113,7 @@ func (in *batchInput) read(ld plog.Logs, clk *eventtime.Clock, wall int64) {
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		service := ""
-		if v, ok := rl.Resource().Attributes().Get("service.name"); ok {
+		if v, ok := rl.Resource().Attributes().Get(contract.AttrServiceName); ok {
 			service = v.AsString()
 		}
 		var logMax, edgeMax int64
@@ -153,12 +154,12 @@ func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.C
 		return edgeProgress(w.WindowStart, w.WindowEnd), true
 	case serviceEventName:
 		sw := rca.ServiceWindow{
-			Service:     getStr(attrs, "graph.service"),
-			Spans:       getInt(attrs, "graph.spans"),
-			Errors:      getInt(attrs, "graph.errors"),
-			SelfMs:      getDouble(attrs, "graph.self_time.mean_ms"),
-			EgressSpans: getInt(attrs, "graph.egress.spans"),
-			EgressMs:    getDouble(attrs, "graph.egress.mean_ms"),
+			Service:     getStr(attrs, contract.AttrGraphService),
+			Spans:       getInt(attrs, contract.AttrGraphSpans),
+			Errors:      getInt(attrs, contract.AttrGraphErrors),
+			SelfMs:      getDouble(attrs, contract.AttrGraphSelfMean),
+			EgressSpans: getInt(attrs, contract.AttrGraphEgressSpans),
+			EgressMs:    getDouble(attrs, contract.AttrGraphEgressMean),
 			WindowStart: getInt(attrs, attrWindowStart),
 			WindowEnd:   getInt(attrs, attrWindowEnd),
 		}
@@ -184,7 +185,7 @@ func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.C
 	}
 	t, fix := clk.Stamp(t, obs, wall)
 	in.fixes[fix]++
-	det, ok := attrs.Get("anomaly.detected")
+	det, ok := attrs.Get(contract.AttrDetected)
 	if !ok || det.Type() != pcommon.ValueTypeBool || !det.Bool() {
 		return t, false
 	}
@@ -195,14 +196,14 @@ func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.C
 	a := rca.Anomaly{
 		Service:     service,
 		Time:        t,
-		Score:       getDouble(attrs, "anomaly.score"),
-		Type:        getStr(attrs, "anomaly.type"),
-		TemplateID:  getStr(attrs, "log.record.template.id"),
-		Template:    getStr(attrs, "log.record.template"),
+		Score:       getDouble(attrs, contract.AttrScore),
+		Type:        getStr(attrs, contract.AttrType),
+		TemplateID:  getStr(attrs, contract.AttrTemplateID),
+		Template:    getStr(attrs, contract.AttrTemplate),
 		Line:        lr.Body().AsString(),
 		LogSeverity: int32(lr.SeverityNumber()),
 	}
-	a.Severity = incident.Severity(getStr(attrs, "anomaly.severity"))
+	a.Severity = incident.Severity(getStr(attrs, contract.AttrSeverity))
 	in.evidence = append(in.evidence, evidence{t: t, a: a})
 	in.maxTime = max(in.maxTime, t)
 	return t, false
@@ -220,17 +221,17 @@ func eventName(lr plog.LogRecord) string {
 
 func edgeWindow(attrs pcommon.Map) (rca.EdgeWindow, bool) {
 	w := rca.EdgeWindow{
-		Client:      getStr(attrs, "graph.client"),
-		Server:      getStr(attrs, "graph.server"),
-		ClientKind:  getStr(attrs, "graph.client.kind"),
-		ServerKind:  getStr(attrs, "graph.server.kind"),
-		ConnType:    getStr(attrs, "graph.connection_type"),
-		Calls:       getInt(attrs, "graph.calls"),
-		Errors:      getInt(attrs, "graph.errors"),
-		LogErrors:   getInt(attrs, "graph.log_errors"),
-		P50:         getDouble(attrs, "graph.latency.p50_ms"),
-		P95:         getDouble(attrs, "graph.latency.p95_ms"),
-		P99:         getDouble(attrs, "graph.latency.p99_ms"),
+		Client:      getStr(attrs, contract.AttrGraphClient),
+		Server:      getStr(attrs, contract.AttrGraphServer),
+		ClientKind:  getStr(attrs, contract.AttrGraphClientKind),
+		ServerKind:  getStr(attrs, contract.AttrGraphServerKind),
+		ConnType:    getStr(attrs, contract.AttrGraphConnType),
+		Calls:       getInt(attrs, contract.AttrGraphCalls),
+		Errors:      getInt(attrs, contract.AttrGraphErrors),
+		LogErrors:   getInt(attrs, contract.AttrGraphLogErrors),
+		P50:         getDouble(attrs, contract.AttrGraphP50),
+		P95:         getDouble(attrs, contract.AttrGraphP95),
+		P99:         getDouble(attrs, contract.AttrGraphP99),
 		WindowStart: getInt(attrs, attrWindowStart),
 		WindowEnd:   getInt(attrs, attrWindowEnd),
 	}

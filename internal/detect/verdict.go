@@ -1,6 +1,10 @@
 package detect
 
-import "math"
+import (
+	"math"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
+)
 
 // Kind identifies the detector behind a verdict.
 type Kind uint8
@@ -24,12 +28,12 @@ const NumKinds = int(numKinds)
 
 var kindNames = [numKinds]string{
 	KindNone:         "",
-	KindNewTemplate:  "new_template",
-	KindRareTemplate: "rare_template",
-	KindRateSpike:    "rate_spike",
-	KindRateDrop:     "rate_drop",
-	KindErrorBurst:   "error_burst",
-	KindSession:      "session",
+	KindNewTemplate:  contract.TypeNewTemplate,
+	KindRareTemplate: contract.TypeRareTemplate,
+	KindRateSpike:    contract.TypeRateSpike,
+	KindRateDrop:     contract.TypeRateDrop,
+	KindErrorBurst:   contract.TypeErrorBurst,
+	KindSession:      contract.TypeSession,
 }
 
 // String returns the snake_case name used in verdicts ("" for KindNone).
@@ -42,29 +46,16 @@ func (k Kind) String() string {
 
 // Severity bands of a score (see docs/detectors.md).
 const (
-	SeverityCritical = "Critical"
-	SeverityHigh     = "High"
-	SeverityMedium   = "Medium"
-	SeverityLow      = "Low"
+	SeverityCritical = contract.SeverityCritical
+	SeverityHigh     = contract.SeverityHigh
+	SeverityMedium   = contract.SeverityMedium
+	SeverityLow      = contract.SeverityLow
 )
 
 // SeverityOf maps a score in (0, 1] to a severity band:
 // >= 0.9 Critical, >= 0.7 High, >= 0.5 Medium, otherwise Low.
 // A score <= 0 (no anomaly) maps to "".
-func SeverityOf(score float64) string {
-	switch {
-	case !(score > 0):
-		return ""
-	case score >= 0.9:
-		return SeverityCritical
-	case score >= 0.7:
-		return SeverityHigh
-	case score >= 0.5:
-		return SeverityMedium
-	default:
-		return SeverityLow
-	}
-}
+func SeverityOf(score float64) string { return contract.SeverityOf(score) }
 
 // Verdict is the outcome for one record. Only Detected verdicts carry a
 // Reason.

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/graph"
 )
 
@@ -132,18 +133,7 @@ func serviceName(res pcommon.Resource) string {
 }
 
 func isErrorSeverity(lr plog.LogRecord) bool {
-	if n := lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
-		return n >= plog.SeverityNumberError
-	}
-	switch t := lr.SeverityText(); {
-	case t == "":
-		return false
-	case strings.EqualFold(t, "error"), strings.EqualFold(t, "err"), strings.EqualFold(t, "fatal"),
-		strings.EqualFold(t, "critical"), strings.EqualFold(t, "crit"), strings.EqualFold(t, "alert"),
-		strings.EqualFold(t, "emerg"), strings.EqualFold(t, "emergency"), strings.EqualFold(t, "panic"):
-		return true
-	}
-	return false
+	return contract.IsError(int32(lr.SeverityNumber()), lr.SeverityText())
 }
 
 // PeerOf reduces the peer attributes of a span or record (current and older semantic

@@ -30,6 +30,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 )
 
 // Fault is one labelled fault.
@@ -410,21 +412,11 @@ func severity(line string) (plog.SeverityNumber, string) {
 	if len(head) > 64 {
 		head = head[:64]
 	}
-	switch level.FindString(head) {
-	case "TRACE":
-		return plog.SeverityNumberTrace, "TRACE"
-	case "DEBUG":
-		return plog.SeverityNumberDebug, "DEBUG"
-	case "INFO":
-		return plog.SeverityNumberInfo, "INFO"
-	case "WARN", "WARNING":
-		return plog.SeverityNumberWarn, "WARN"
-	case "ERROR":
-		return plog.SeverityNumberError, "ERROR"
-	case "FATAL":
-		return plog.SeverityNumberFatal, "FATAL"
+	text := level.FindString(head)
+	if text == "WARNING" {
+		text = "WARN"
 	}
-	return plog.SeverityNumberUnspecified, ""
+	return plog.SeverityNumber(contract.SeverityFromText(text)), text
 }
 
 // Chunk is the telemetry of one step of event time, as the collector would receive it.

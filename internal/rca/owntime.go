@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 )
 
 // ServiceWindow is one logs2graph.service record: a service's own time in one event-time window
@@ -23,8 +25,8 @@ type ServiceWindow struct {
 
 // Own-time anomaly types.
 const (
-	ownTimeType = "own_time"
-	egressType  = "egress_time"
+	ownTimeType = contract.TypeOwnTime
+	egressType  = contract.TypeEgressTime
 )
 
 // ownHistory is the size of a service's own-time baseline, in windows; ownWarmup the windows it

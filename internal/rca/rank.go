@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
 
@@ -43,7 +44,7 @@ func ownSignal(t string) bool {
 	case ownTimeType, egressType:
 		return true
 	}
-	return strings.HasPrefix(t, "metric_")
+	return strings.HasPrefix(t, contract.TypeMetricPrefix)
 }
 
 // typeWeight: how directly an anomaly kind points at a fault in the service itself.

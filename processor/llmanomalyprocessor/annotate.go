@@ -16,24 +16,25 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/logmsg"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 )
 
 // Attribute names written on every record (the annotation contract, see docs/attributes.md).
 const (
-	attrTemplate       = "log.record.template"
-	attrTemplateID     = "log.record.template.id"
-	attrTemplateParams = "log.record.template.params"
-	attrDetected       = "anomaly.detected"
-	attrScore          = "anomaly.score"
-	attrSeverity       = "anomaly.severity"
-	attrType           = "anomaly.type"
-	attrReason         = "anomaly.reason"
-	attrSource         = "anomaly.source"
+	attrTemplate       = contract.AttrTemplate
+	attrTemplateID     = contract.AttrTemplateID
+	attrTemplateParams = contract.AttrTemplateParams
+	attrDetected       = contract.AttrDetected
+	attrScore          = contract.AttrScore
+	attrSeverity       = contract.AttrSeverity
+	attrType           = contract.AttrType
+	attrReason         = contract.AttrReason
+	attrSource         = contract.AttrSource
 
-	sourceStatistical = "statistical"
-	attrServiceName   = "service.name"
+	sourceStatistical = contract.SourceStatistical
+	attrServiceName   = contract.AttrServiceName
 )
 
 // Reasons for the records_malformed metric that the annotator counts itself.
@@ -210,31 +211,7 @@ func (a *annotator) text(s string) (string, bool) {
 
 // severity returns the record's severity number, derived from its text when the number is unset.
 func severity(lr plog.LogRecord) int32 {
-	if n := lr.SeverityNumber(); n != plog.SeverityNumberUnspecified {
-		return int32(n)
-	}
-	return severityFromText(lr.SeverityText())
-}
-
-func severityFromText(s string) int32 {
-	if s == "" {
-		return 0
-	}
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "TRACE":
-		return int32(plog.SeverityNumberTrace)
-	case "DEBUG":
-		return int32(plog.SeverityNumberDebug)
-	case "INFO", "INFORMATION", "NOTICE":
-		return int32(plog.SeverityNumberInfo)
-	case "WARN", "WARNING":
-		return int32(plog.SeverityNumberWarn)
-	case "ERROR", "ERR", "SEVERE":
-		return int32(plog.SeverityNumberError)
-	case "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY", "PANIC", "FAILURE":
-		return int32(plog.SeverityNumberFatal)
-	}
-	return 0
+	return contract.Severity(int32(lr.SeverityNumber()), lr.SeverityText())
 }
 
 // serviceKey is the analyzer's and the event-time clock's key of a service.

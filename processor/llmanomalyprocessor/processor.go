@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
@@ -45,7 +46,7 @@ const (
 const snapshotKey = "analyzer"
 
 // attrOriginalTimestamp keeps a record's own timestamp when the processor re-stamped it.
-const attrOriginalTimestamp = "log.record.original_timestamp"
+const attrOriginalTimestamp = contract.AttrOriginalTimestamp
 
 // releaseStep is the event-time granularity of releases: records are analysed when the release
 // frontier crosses a multiple of it. Analysis order never depends on it, only how often work runs.
