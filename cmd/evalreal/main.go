@@ -25,18 +25,19 @@ func main() {
 	horizon := flag.Duration("horizon", 5*time.Minute, "how long after a fault starts an incident counts as its detection")
 	step := flag.Duration("step", time.Second, "event time per replayed chunk")
 	verbose := flag.Bool("v", false, "also print the incidents that match no fault")
+	metrics := flag.Bool("metrics", true, "also feed the per-pod metrics (as k8s.pod.* metrics) to the rca exporter")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "evalreal: -data is required")
 		os.Exit(2)
 	}
-	if err := run(*dir, *horizon, *step, *verbose); err != nil {
+	if err := run(*dir, *horizon, *step, *verbose, *metrics); err != nil {
 		fmt.Fprintln(os.Stderr, "evalreal:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, horizon, step time.Duration, verbose bool) error {
+func run(dir string, horizon, step time.Duration, verbose, metrics bool) error {
 	start := time.Now()
 	d, err := nezha.Load(dir, "baseline", "fault")
 	if err != nil {
@@ -54,6 +55,11 @@ func run(dir string, horizon, step time.Duration, verbose bool) error {
 		return err
 	}
 	err = d.Replay(step, func(ch nezha.Chunk) error {
+		if metrics {
+			if err := chain.PlayMetrics(ch.End, ch.Metrics); err != nil {
+				return err
+			}
+		}
 		return chain.Play(ch.End, ch.Logs, ch.Traces)
 	})
 	ems, cerr := chain.Close(d.End.Add(step))
@@ -64,7 +70,11 @@ func run(dir string, horizon, step time.Duration, verbose bool) error {
 		return cerr
 	}
 	rep := rcaeval.ScoreLabelled(ems, labels, horizon)
-	fmt.Printf("\n%s: %d faults, defaults, replayed in event time (%s steps)\n", dir, len(labels), step)
+	signals := "logs, traces"
+	if metrics {
+		signals += ", metrics"
+	}
+	fmt.Printf("\n%s: %d faults, defaults, %s replayed in event time (%s steps)\n", dir, len(labels), signals, step)
 	if err := rep.Write(os.Stdout, "online"); err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ type rcaExporter struct {
 	engine          *rca.Engine
 	evclock         *eventtime.Clock
 	seq             *sequencer
+	metrics         *metricsInput
 	lastInput       time.Time
 	lastStats       rca.Stats
 	lastSeq         [3]uint64
@@ -89,6 +90,10 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	ec.MaxSkew = cfg.MaxClockSkew
 	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine, evclock: eventtime.New(ec)}
 	e.seq = newSequencer(engine, e.evclock, cfg.AllowedLateness, cfg.IdleTimeout, cfg.MaxPendingEvidence)
+	if e.metrics, err = newMetricsInput(); err != nil {
+		return nil, err
+	}
+	e.seq.metrics = e.metrics
 	e.multi, err = sink.Build(&cfg.Sinks, set.TelemetrySettings, sink.Options{
 		MaxDelivered: sink.DefaultMaxDelivered,
 		Events:       sink.Events{Dropped: e.sinkDropped, StorageError: e.sinkStorageError},

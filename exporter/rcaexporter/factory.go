@@ -23,6 +23,7 @@ func NewFactory() exporter.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		exporter.WithLogs(createLogs, metadata.LogsStability),
+		exporter.WithMetrics(createMetrics, metadata.MetricsStability),
 	)
 }
 
@@ -42,6 +43,20 @@ func createDefaultConfig() component.Config {
 	}
 }
 
+// createLogs and createMetrics return the two faces of one exporter per component ID: logs
+// (anomalies, edge and service records) and metrics (service and pod metrics) feed one engine.
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
-	return newExporter(ctx, set, cfg.(*Config), nil)
+	c, err := exporters.LoadOrStore(set.ID, func() (*rcaExporter, error) { return newExporter(ctx, set, cfg.(*Config), nil) })
+	if err != nil {
+		return nil, err
+	}
+	return logsExporter{c}, nil
+}
+
+func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+	c, err := exporters.LoadOrStore(set.ID, func() (*rcaExporter, error) { return newExporter(ctx, set, cfg.(*Config), nil) })
+	if err != nil {
+		return nil, err
+	}
+	return metricsExporter{c}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/metricsig"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
 )
 
@@ -43,9 +44,12 @@ type evidence struct {
 	t    int64 // event time: the record's time, or the edge window's end
 	edge bool
 	svc  bool // a service window (own time)
-	a    rca.Anomaly
-	w    rca.EdgeWindow
-	sw   rca.ServiceWindow
+	// metric: a metric sample, judged when applied (metrics.go)
+	metric bool
+	a      rca.Anomaly
+	w      rca.EdgeWindow
+	sw     rca.ServiceWindow
+	ms     metricsig.Sample
 }
 
 // rank orders the kinds of evidence of one time: edges, service windows, anomalies.
@@ -55,8 +59,10 @@ func (x *evidence) rank() int {
 		return 0
 	case x.svc:
 		return 1
+	case x.metric:
+		return 2
 	}
-	return 2
+	return 3
 }
 
 // compareEvidence orders evidence by event time, then edges before anomalies, then content, so
@@ -67,6 +73,9 @@ func compareEvidence(x, y *evidence) int {
 	}
 	if c := cmp.Compare(x.rank(), y.rank()); c != 0 {
 		return c
+	}
+	if x.metric {
+		return compareSamples(&x.ms, &y.ms)
 	}
 	if x.svc {
 		a, b := &x.sw, &y.sw

@@ -33,6 +33,7 @@ const maxEdgeSources = 256
 // behind the most advanced input stops holding the watermark back. Not goroutine-safe.
 type sequencer struct {
 	engine      *rca.Engine
+	metrics     *metricsInput // judges metric samples as they are applied
 	logs        *eventtime.Clock
 	edges       map[string]int64 // edge stream -> latest complete window end
 	lateness    int64
@@ -167,6 +168,10 @@ func (s *sequencer) advance(w int64) []incident.Incident {
 				s.engine.AddEdge(ev.w)
 			} else if ev.svc {
 				s.engine.AddServiceWindow(ev.sw)
+			} else if ev.metric {
+				if s.metrics != nil {
+					s.metrics.apply(s.engine, ev.ms)
+				}
 			} else {
 				s.engine.AddAnomaly(ev.a)
 			}

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
 
@@ -249,7 +250,9 @@ func (e *Engine) AddAnomaly(a Anomaly) {
 		e.stats.DroppedLate++
 		return
 	}
-	e.place(pendingAnom{a: a})
+	// A service's resource metrics (CPU, memory, restarts) say where a problem is, not that users
+	// feel one: they join incidents and weigh in the ranking, but do not open one alone.
+	e.place(pendingAnom{a: a, noOpen: strings.HasPrefix(a.Type, contract.TypeMetricPrefix)})
 }
 
 func finite(xs ...float64) bool {

@@ -108,3 +108,13 @@ func TestServiceWindowInvalidIsCounted(t *testing.T) {
 	s.e.AddServiceWindow(ServiceWindow{Service: "a", WindowEnd: t0, Spans: -1})
 	assert.Equal(t, uint64(3), s.e.Stats().DroppedInvalid)
 }
+
+// Resource metrics say where, not that users feel it: a metric anomaly alone opens nothing.
+func TestMetricAnomalyAloneDoesNotOpen(t *testing.T) {
+	s := newSim(t, nil)
+	for i := range 10 {
+		s.e.AddAnomaly(Anomaly{Service: "db", Time: t0 + int64(i)*60*sec, Score: 0.95, Type: "metric_cpu", Line: "cpu 5x its baseline"})
+		assert.Empty(t, s.e.Advance(t0+int64(i)*60*sec))
+	}
+	assert.Zero(t, s.e.Stats().IncidentsOpened)
+}

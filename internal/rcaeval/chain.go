@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -49,6 +50,7 @@ type Chain struct {
 	proc processor.Logs
 	conn connector.Traces
 	exp  exporter.Logs
+	mexp exporter.Metrics // the same exporter's metrics face
 	srv  *httptest.Server
 
 	mu    sync.Mutex
@@ -87,7 +89,12 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	if opts.Exporter != nil {
 		opts.Exporter(ecfg)
 	}
-	exp, err := ef.CreateLogs(ctx, exportertest.NewNopSettings(ef.Type()), ecfg)
+	eset := exportertest.NewNopSettings(ef.Type())
+	exp, err := ef.CreateLogs(ctx, eset, ecfg)
+	if err != nil {
+		return nil, err
+	}
+	mexp, err := ef.CreateMetrics(ctx, eset, ecfg)
 	if err != nil {
 		return nil, err
 	}
@@ -118,12 +125,12 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		return nil, err
 	}
 	// start in the collector's order: exporters, connectors, processors
-	for _, comp := range []component.Component{exp, conn, proc} {
+	for _, comp := range []component.Component{exp, mexp, conn, proc} {
 		if err := comp.Start(ctx, host); err != nil {
 			return nil, err
 		}
 	}
-	c.proc, c.conn, c.exp = proc, conn, exp
+	c.proc, c.conn, c.exp, c.mexp = proc, conn, exp, mexp
 	ok = true
 	return c, nil
 }
@@ -163,6 +170,18 @@ func (c *Chain) Play(at time.Time, ld plog.Logs, td ptrace.Traces) error {
 	return errors.Join(errs...)
 }
 
+// PlayMetrics feeds service and pod metrics of event time at to the exporter's metrics face, as
+// a metrics pipeline ending in the same rca exporter would.
+func (c *Chain) PlayMetrics(at time.Time, md pmetric.Metrics) error {
+	if md.DataPointCount() == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	c.now = at
+	c.mu.Unlock()
+	return c.mexp.ConsumeMetrics(context.Background(), md)
+}
+
 // Close shuts the chain down in the collector's order (processors, connectors, exporters), which
 // flushes what is held, and returns every emission.
 func (c *Chain) Close(at time.Time) ([]Emission, error) {
@@ -172,7 +191,7 @@ func (c *Chain) Close(at time.Time) ([]Emission, error) {
 		c.now = at
 		c.mu.Unlock()
 		ctx := context.Background()
-		for _, comp := range []component.Component{c.proc, c.conn, c.exp} {
+		for _, comp := range []component.Component{c.proc, c.conn, c.exp, c.mexp} {
 			errs = append(errs, comp.Shutdown(ctx))
 		}
 		c.srv.Close()

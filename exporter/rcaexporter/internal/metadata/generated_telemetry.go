@@ -25,22 +25,24 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	mu                            sync.Mutex
-	registrations                 []metric.Registration
-	ExporterRcaAnomalies          metric.Int64Counter
-	ExporterRcaAPIAlerts          metric.Int64Counter
-	ExporterRcaAPIRequests        metric.Int64Counter
-	ExporterRcaDropped            metric.Int64Counter
-	ExporterRcaEdges              metric.Int64Counter
-	ExporterRcaEvidenceOutOfOrder metric.Int64Counter
-	ExporterRcaIncidents          metric.Int64Counter
-	ExporterRcaIncidentsOpen      metric.Int64ObservableGauge
-	ExporterRcaRankingDuration    metric.Float64Histogram
-	ExporterRcaRecordsIn          metric.Int64Counter
-	ExporterRcaSent               metric.Int64Counter
-	ExporterRcaStorageErrors      metric.Int64Counter
-	ExporterRcaTimestampsFixed    metric.Int64Counter
+	meter                          metric.Meter
+	mu                             sync.Mutex
+	registrations                  []metric.Registration
+	ExporterRcaAnomalies           metric.Int64Counter
+	ExporterRcaAPIAlerts           metric.Int64Counter
+	ExporterRcaAPIRequests         metric.Int64Counter
+	ExporterRcaDropped             metric.Int64Counter
+	ExporterRcaEdges               metric.Int64Counter
+	ExporterRcaEvidenceOutOfOrder  metric.Int64Counter
+	ExporterRcaIncidents           metric.Int64Counter
+	ExporterRcaIncidentsOpen       metric.Int64ObservableGauge
+	ExporterRcaMetricPointsDropped metric.Int64Counter
+	ExporterRcaMetricPointsIn      metric.Int64Counter
+	ExporterRcaRankingDuration     metric.Float64Histogram
+	ExporterRcaRecordsIn           metric.Int64Counter
+	ExporterRcaSent                metric.Int64Counter
+	ExporterRcaStorageErrors       metric.Int64Counter
+	ExporterRcaTimestampsFixed     metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -143,6 +145,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_rca_incidents_open",
 		metric.WithDescription("Incidents currently open. [Development]"),
 		metric.WithUnit("{incidents}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaMetricPointsDropped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_metric_points_dropped",
+		metric.WithDescription("Metric data points or samples not judged, by reason (not_recognised, no_service, invalid, out_of_order, series_full, instances_full, late, future). [Development]"),
+		metric.WithUnit("{points}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaMetricPointsIn, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_metric_points_in",
+		metric.WithDescription("Metric data points consumed (service and pod metrics, see docs/metrics.md). [Development]"),
+		metric.WithUnit("{points}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaRankingDuration, err = builder.meter.Float64Histogram(

@@ -31,6 +31,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterRcaEdges.Add(context.Background(), 1)
 	tb.ExporterRcaEvidenceOutOfOrder.Add(context.Background(), 1)
 	tb.ExporterRcaIncidents.Add(context.Background(), 1)
+	tb.ExporterRcaMetricPointsDropped.Add(context.Background(), 1)
+	tb.ExporterRcaMetricPointsIn.Add(context.Background(), 1)
 	tb.ExporterRcaRankingDuration.Record(context.Background(), 1)
 	tb.ExporterRcaRecordsIn.Add(context.Background(), 1)
 	tb.ExporterRcaSent.Add(context.Background(), 1)
@@ -58,6 +60,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaIncidentsOpen(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaMetricPointsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaMetricPointsIn(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaRankingDuration(t, testTel,
