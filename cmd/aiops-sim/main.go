@@ -11,6 +11,7 @@
 //	aiops-sim -scenario db_pool_exhaustion -target orders-db -duration 25m -fault-at 18m -speed 30
 //	aiops-sim -scenario random -topology random:12 -seed 7 -speed 0
 //	aiops-sim -scenario low_traffic_slow -fault-duration 10m
+//	aiops-sim -realistic -scenario cpu_contention -target payment
 package main
 
 import (
@@ -20,10 +21,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,14 +59,19 @@ type flags struct {
 	speed, rate                                                float64
 	lowTraffic                                                 bool
 	lowTrafficCaller                                           string
+	realistic                                                  bool
+	statusCodes                                                float64
 }
+
+// realisticFaultAt is the default fault start with -realistic: the mode's short warm-up.
+const realisticFaultAt = 10 * time.Minute
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aiops-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f flags
 	fs.StringVar(&f.endpoint, "endpoint", "http://127.0.0.1:4318", "OTLP/HTTP base URL (loopback only); /v1/logs and /v1/traces are added")
-	fs.StringVar(&f.scenario, "scenario", "db_pool_exhaustion", "fault kind ("+kindList()+"), none, or random (one of the first six kinds, chosen from -seed)")
+	fs.StringVar(&f.scenario, "scenario", "db_pool_exhaustion", "fault kind ("+kindList()+"), none, or random (chosen from -seed among the first six kinds, or with -realistic among "+kindNames(sim.RealisticFaultKinds())+")")
 	fs.StringVar(&f.topology, "topology", "default", "default (the shop) or random:N (N services, from -seed)")
 	fs.StringVar(&f.target, "target", "", "root cause node of the fault (default: chosen from -seed)")
 	fs.StringVar(&f.peer, "peer", "", "calling side of a network_partition (default: chosen from -seed)")
@@ -71,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.signals, "signals", "logs,traces", "signals to send: logs, traces or both")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the topology, the traffic and the fault placement")
 	fs.DurationVar(&f.duration, "duration", 25*time.Minute, "event time simulated")
-	fs.DurationVar(&f.faultAt, "fault-at", 18*time.Minute, "fault start, offset from the start (after the detectors' warm-up); when not set and not within -duration: a third of -duration")
+	fs.DurationVar(&f.faultAt, "fault-at", 18*time.Minute, "fault start, offset from the start (after the detectors' warm-up; 10m when not set with -realistic); when not set and not within -duration: a third of -duration")
 	fs.DurationVar(&f.faultDuration, "fault-duration", 0, "fault length (default: until the end)")
 	fs.DurationVar(&f.step, "step", time.Second, "event time per request (one logs and one traces request per step)")
 	fs.Float64Var(&f.speed, "speed", 30, "event seconds per wall-clock second (0: as fast as possible)")
@@ -80,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.BoolVar(&f.lowTraffic, "low-traffic", false, "add the low-traffic service "+sim.LowTrafficService+" (called about once a minute by a scheduled job; implied by the low_traffic_* scenarios)")
 	fs.StringVar(&f.lowTrafficCaller, "low-traffic-caller", "", "service whose job calls "+sim.LowTrafficService+" (default: chosen from -seed)")
+	fs.BoolVar(&f.realistic, "realistic", false, "realistic mode: bursty periodic load with queueing on a few calls, background ERROR lines with Java stack traces and WARN lines in every service, spans without kind, status or peer attributes (see docs/simulator.md)")
+	fs.Float64Var(&f.statusCodes, "status-codes", 0, "with -realistic: share (0..1) of the HTTP and RPC spans that carry http.response.status_code")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	faultAtSet := false
 	fs.Visit(func(fl *flag.Flag) { faultAtSet = faultAtSet || fl.Name == "fault-at" })
+	if !faultAtSet && f.realistic {
+		f.faultAt = realisticFaultAt
+	}
 	if !faultAtSet && f.faultAt >= f.duration {
 		f.faultAt = 0 // the library's default: a third of the duration
 	}
@@ -168,9 +181,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// kindList names every fault kind.
 func kindList() string {
-	var names []string
-	for _, k := range append(sim.FaultKinds(), sim.LowTrafficFaultKinds()...) {
+	kinds := append(sim.FaultKinds(), sim.LowTrafficFaultKinds()...)
+	for _, k := range sim.RealisticFaultKinds() {
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return kindNames(kinds)
+}
+
+func kindNames(kinds []sim.FaultKind) string {
+	names := make([]string, 0, len(kinds))
+	for _, k := range kinds {
 		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")
@@ -191,9 +215,15 @@ func buildScenario(f flags, now time.Time) (sim.Scenario, error) {
 	default:
 		return sim.Scenario{}, fmt.Errorf("-topology %q: want default or random:N", f.topology)
 	}
+	if f.statusCodes != 0 && !f.realistic {
+		return sim.Scenario{}, errors.New("-status-codes needs -realistic")
+	}
 	var kind sim.FaultKind
 	if f.scenario == "random" {
 		kinds := sim.FaultKinds()
+		if f.realistic {
+			kinds = sim.RealisticFaultKinds()
+		}
 		kind = kinds[rand.New(rand.NewPCG(f.seed, 1)).IntN(len(kinds))] //nolint:gosec // G404: seeded, reproducible simulation
 	} else {
 		k, err := sim.ParseFaultKind(f.scenario)
@@ -217,6 +247,7 @@ func buildScenario(f flags, now time.Time) (sim.Scenario, error) {
 		Topology: topo, Seed: f.seed, Start: start, Duration: f.duration, Rate: f.rate,
 		Fault: kind, FaultAt: f.faultAt, FaultDuration: f.faultDuration, Target: f.target, Peer: f.peer,
 		LowTraffic: f.lowTraffic || f.lowTrafficCaller != "", LowTrafficCaller: f.lowTrafficCaller,
+		Realistic: f.realistic, Realism: sim.Realism{StatusCodeFraction: f.statusCodes},
 	})
 }
 
@@ -230,14 +261,29 @@ type truthFault struct {
 }
 
 type truth struct {
-	Scenario string       `json:"scenario"`
-	Seed     uint64       `json:"seed"`
-	Start    time.Time    `json:"start"`
-	End      time.Time    `json:"end"`
-	Entry    string       `json:"entry_service"`
-	Services []string     `json:"services"`
-	Edges    []string     `json:"edges"`
-	Faults   []truthFault `json:"faults"`
+	Scenario  string        `json:"scenario"`
+	Seed      uint64        `json:"seed"`
+	Start     time.Time     `json:"start"`
+	End       time.Time     `json:"end"`
+	Entry     string        `json:"entry_service"`
+	Services  []string      `json:"services"`
+	Edges     []string      `json:"edges"`
+	Faults    []truthFault  `json:"faults"`
+	Realistic *truthRealism `json:"realistic,omitempty"`
+}
+
+// truthRealism is the load pattern and the noise of a realistic run (not faults: the RCA should
+// not blame them, but knowing them explains what it sees).
+type truthRealism struct {
+	BurstPeriod        string   `json:"burst_period"`
+	BurstPhase         string   `json:"burst_phase"`
+	BurstLength        string   `json:"burst_length"`
+	BurstFactor        float64  `json:"burst_factor"`
+	SpikeFactor        float64  `json:"spike_factor"`
+	SpikyCalls         []string `json:"spiky_calls"`
+	ErrorsPerMinute    float64  `json:"errors_per_minute"`
+	WarnsPerMinute     float64  `json:"warns_per_minute"`
+	StatusCodeFraction float64  `json:"status_code_fraction"`
 }
 
 func printTruth(w io.Writer, sc sim.Scenario) error {
@@ -254,6 +300,19 @@ func printTruth(w io.Writer, sc sim.Scenario) error {
 		t.Faults = append(t.Faults, truthFault{Kind: string(f.Kind), RootCause: f.RootCause(), Peer: f.Peer,
 			Start: f.Start, End: f.End, Symptomatic: sc.Symptomatic(f)})
 	}
+	if sc.Realistic {
+		r := sc.Realism
+		tr := &truthRealism{
+			BurstPeriod: r.BurstPeriod.String(), BurstPhase: r.BurstPhase.Round(time.Millisecond).String(),
+			BurstLength: r.BurstLength.String(), BurstFactor: round2(r.BurstFactor), SpikeFactor: round2(r.SpikeFactor),
+			SpikyCalls: []string{}, ErrorsPerMinute: r.ErrorsPerMinute, WarnsPerMinute: r.WarnsPerMinute,
+			StatusCodeFraction: r.StatusCodeFraction,
+		}
+		for _, e := range r.Spiky {
+			tr.SpikyCalls = append(tr.SpikyCalls, e.String())
+		}
+		t.Realistic = tr
+	}
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -261,6 +320,8 @@ func printTruth(w io.Writer, sc sim.Scenario) error {
 	_, err = fmt.Fprintf(w, "ground truth: %s\n", b)
 	return err
 }
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)

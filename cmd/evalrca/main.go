@@ -34,8 +34,9 @@ func main() {
 	explain := flag.Bool("explain", false, "print every incident of each scenario with its candidates (implies -v)")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "scenarios run in parallel")
 	lowTraffic := flag.Bool("low-traffic", false, "faults of a service called about once a minute (low_traffic_slow, low_traffic_errors; 10 minutes each)")
+	realistic := flag.Bool("realistic", false, "realistic scenarios (bursty load, background errors with stack traces, spans without kind, status or peer attributes; the realistic fault kinds, from 8 minutes on): see docs/simulator.md")
 	flag.Parse()
-	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers, lowTraffic: *lowTraffic}
+	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers, lowTraffic: *lowTraffic, realistic: *realistic}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
@@ -59,6 +60,7 @@ type opts struct {
 	workers    int
 	only       *regexp.Regexp
 	lowTraffic bool
+	realistic  bool
 }
 
 // runAll plays the scenarios on a few workers; the outcomes keep the scenarios' order.
@@ -89,7 +91,7 @@ func runAll(scs []sim.Scenario, workers int) ([]rcaeval.Outcome, error) {
 
 func run(w io.Writer, o opts) error {
 	count, seed, dur, verbose := o.count, o.seed, o.dur, o.verbose
-	eo := sim.EvalOptions{Count: count, Seed: seed, Duration: dur}
+	eo := sim.EvalOptions{Count: count, Seed: seed, Duration: dur, Realistic: o.realistic}
 	if o.lowTraffic {
 		eo.Kinds, eo.FaultDuration = sim.LowTrafficFaultKinds(), 10*time.Minute
 	}

@@ -15,12 +15,19 @@ import (
 type builder struct {
 	s     *Simulator
 	ch    Chunk
-	logs  map[string]plog.LogRecordSlice
-	spans map[string]ptrace.SpanSlice
+	logs  map[resKey]plog.LogRecordSlice
+	spans map[resKey]ptrace.SpanSlice
+}
+
+// resKey identifies a resource: one service instance at one version.
+type resKey struct {
+	node    int
+	version string
+	inst    int
 }
 
 func newBuilder(s *Simulator, ch Chunk) *builder {
-	return &builder{s: s, ch: ch, logs: map[string]plog.LogRecordSlice{}, spans: map[string]ptrace.SpanSlice{}}
+	return &builder{s: s, ch: ch, logs: map[resKey]plog.LogRecordSlice{}, spans: map[resKey]ptrace.SpanSlice{}}
 }
 
 func (b *builder) resource(res pcommon.Resource, ev *event) {
@@ -35,7 +42,7 @@ func (b *builder) resource(res pcommon.Resource, ev *event) {
 }
 
 func (b *builder) add(ev *event) {
-	key := fmt.Sprintf("%d/%s/%d", ev.node, ev.version, ev.inst)
+	key := resKey{ev.node, ev.version, ev.inst}
 	if ev.isSpan {
 		ss, ok := b.spans[key]
 		if !ok {
@@ -53,11 +60,13 @@ func (b *builder) add(ev *event) {
 			sp.SetParentSpanID(ev.parent)
 		}
 		sp.SetName(ev.name)
-		sp.SetKind(ev.kind)
+		if b.s.real == nil { // realistic mode: no kind, no status
+			sp.SetKind(ev.kind)
+		}
 		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(ev.start))
 		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(ev.at))
 		putAttrs(sp.Attributes(), ev.attrs)
-		if ev.errMsg != "" {
+		if ev.errMsg != "" && b.s.real == nil {
 			sp.Status().SetCode(ptrace.StatusCodeError)
 			sp.Status().SetMessage(ev.errMsg)
 		}

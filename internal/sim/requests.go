@@ -47,7 +47,7 @@ func (s *Simulator) request(t time.Time) {
 	if s.downAt(entry.node.Name, t) {
 		return // the load balancer has nothing to send to
 	}
-	s.serve(entry, t, tid, [8]byte{}, ptrace.SpanKindServer, ProtoHTTP, "", 0)
+	s.serve(entry, t, tid, [8]byte{}, ptrace.SpanKindServer, ProtoHTTP, "", 0, 0)
 }
 
 // runJob simulates one run at t of a scheduled call (Edge.Every): the caller makes the call in a
@@ -75,15 +75,19 @@ func (s *Simulator) runJob(j *job, t time.Time) {
 	}
 }
 
-// serve simulates ns handling one request starting at t, as a SERVER (or CONSUMER) span.
-func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]byte, kind ptrace.SpanKind, proto Protocol, queue string, depth int) result {
+// serve simulates ns handling one request starting at t, as a SERVER (or CONSUMER) span. The
+// request first waits for wait in the service (queueing during a burst of the realistic mode).
+func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]byte, kind ptrace.SpanKind, proto Protocol, queue string, depth int, wait time.Duration) result {
 	name := ns.node.Name
 	sid := s.spanID()
 	self := s.lat(ns.node.Latency)
 	if p := s.memPressure(name, t); p > 0 {
 		self = time.Duration(float64(self) * (1 + 4*p*p))
 	}
-	cursor := t.Add(self / 3)
+	if f := s.cpuFactor(name, t); f != 1 {
+		self = time.Duration(float64(self) * f)
+	}
+	cursor := t.Add(wait + self/3)
 	var res result
 	if s.active(FaultDependencyTimeout, name, t) && s.rng.Float64() < 0.85 {
 		cursor = cursor.Add(time.Duration(3000+s.rng.IntN(5000)) * time.Millisecond)
@@ -130,7 +134,12 @@ func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]by
 	end := cursor.Add(self - self/3)
 	dur := end.Sub(t)
 	rid := reqID(tid)
-	attrs := s.serverAttrs(ns, kind, proto, queue, res)
+	var attrs []kv
+	if s.real != nil {
+		attrs = s.statusAttrs(proto, res)
+	} else {
+		attrs = s.serverAttrs(ns, kind, proto, queue, res)
+	}
 	span := &event{
 		at: end, node: ns.idx, isSpan: true, tid: tid, sid: sid, parent: parent, kind: kind,
 		start: t, attrs: attrs, name: s.serverSpanName(ns, kind, proto, queue),
@@ -145,11 +154,11 @@ func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]by
 	case kind == ptrace.SpanKindConsumer:
 		s.log(ns, end, sevInfo, tid, sid, "processed message from %s partition=%d offset=%d in %dms", queue, s.rng.IntN(12), 100000+s.rng.IntN(900000), msDur(dur))
 	case proto == ProtoRPC:
-		s.log(ns, end, sevInfo, tid, sid, "rpc %s/%s completed code=OK duration=%dms request_id=%s", rpcService(name), rpcMethod(name), msDur(dur), rid)
+		s.log(ns, end, sevInfo, tid, sid, "rpc %s/%s completed code=OK duration=%dms request_id=%s", ns.rpcSvc, ns.rpcMeth, msDur(dur), rid)
 	default:
-		s.log(ns, end, sevInfo, tid, sid, "%s %s 200 %dms request_id=%s", httpMethod(name), httpRoute(name), msDur(dur), rid)
+		s.log(ns, end, sevInfo, tid, sid, "%s %s 200 %dms request_id=%s", ns.httpMeth, ns.route, msDur(dur), rid)
 	}
-	if !res.failed && dur > 20*ns.node.Latency+300*time.Millisecond {
+	if !res.failed && dur > 20*ns.node.Latency+300*time.Millisecond && s.slowLogAllowed(ns, end) {
 		s.log(ns, end, sevWarn, tid, sid, "slow request request_id=%s took %dms (threshold %dms)", rid, msDur(dur), msDur(20*ns.node.Latency+300*time.Millisecond))
 	}
 	if s.rng.Float64() < 0.0008 { // benign, unrelated to any fault
@@ -164,47 +173,71 @@ func (s *Simulator) serve(ns *nodeState, t time.Time, tid [16]byte, parent [8]by
 func (s *Simulator) call(ns *nodeState, e Edge, t time.Time, tid [16]byte, parent [8]byte, depth int) result {
 	callee := s.byName[e.To]
 	sid := s.spanID()
-	caller := ns.node.Name
-	rid := reqID(tid)
+	eg := s.egressDelay(ns.node.Name, t)
 	switch callee.node.Kind {
 	case KindQueue:
-		end := t.Add(time.Duration(500+s.rng.IntN(3000)) * time.Microsecond)
-		s.push(&event{
-			at: end, node: ns.idx, isSpan: true, tid: tid, sid: sid, parent: parent,
-			kind: ptrace.SpanKindProducer, start: t, name: "send " + callee.node.Name,
-			attrs: []kv{
+		end := t.Add(eg + time.Duration(500+s.rng.IntN(3000))*time.Microsecond)
+		var attrs []kv
+		if s.real == nil {
+			attrs = []kv{
 				str("messaging.system", callee.node.System), str("messaging.destination.name", callee.node.Name),
 				str("messaging.operation.type", "send"), str("messaging.operation.name", "send"),
-			},
+			}
+		}
+		s.push(&event{
+			at: end, node: ns.idx, isSpan: true, tid: tid, sid: sid, parent: parent,
+			kind: ptrace.SpanKindProducer, start: t, name: "send " + callee.node.Name, attrs: attrs,
 		})
 		for _, ce := range callee.callees {
 			consumer := s.byName[ce.To]
 			at := end.Add(time.Duration(5+s.rng.IntN(150)) * time.Millisecond)
 			if !s.downAt(consumer.node.Name, at) {
-				s.serve(consumer, at, tid, sid, ptrace.SpanKindConsumer, ProtoMessaging, callee.node.Name, depth+1)
+				s.serve(consumer, at, tid, sid, ptrace.SpanKindConsumer, ProtoMessaging, callee.node.Name, depth+1, 0)
 			}
 		}
 		return result{end: end}
 	case KindDatabase:
-		return s.query(ns, callee, e, t, tid, parent, sid)
+		return s.query(ns, callee, e, t, tid, parent, sid, eg+s.spikeWait(e, t))
 	}
+	return s.callService(ns, callee, e, t, tid, parent, sid, depth, eg, 1)
+}
+
+// callService is one attempt (1, or 2 for the retry after a lost response) of ns calling the
+// service callee at t, with the span id sid and an egress delay eg.
+func (s *Simulator) callService(ns, callee *nodeState, e Edge, t time.Time, tid [16]byte, parent, sid [8]byte, depth int, eg time.Duration, attempt int) result {
+	caller := ns.node.Name
+	rid := reqID(tid)
 	timeout := e.Timeout
 	if timeout == 0 {
 		timeout = defaultSvcTO
 	}
-	attrs := s.clientAttrs(callee, e.Protocol)
+	var attrs []kv
+	if s.real == nil {
+		attrs = s.clientAttrs(callee, e.Protocol)
+	}
 	span := &event{
 		node: ns.idx, isSpan: true, tid: tid, sid: sid, parent: parent, kind: ptrace.SpanKindClient,
 		start: t, attrs: attrs, name: s.clientSpanName(callee, e.Protocol),
 	}
 	var res result
+	lost := false
 	if s.partitioned(caller, callee.node.Name, t) || s.downAt(callee.node.Name, t) {
-		res = result{end: t.Add(time.Duration(300+s.rng.IntN(2500)) * time.Microsecond), failed: true, code: 503, reason: "connection refused"}
+		res = result{end: t.Add(eg + time.Duration(300+s.rng.IntN(2500))*time.Microsecond), failed: true, code: 503, reason: "connection refused"}
 		s.log(ns, res.end, sevError, tid, sid, "dial tcp %s:%d: connect: connection refused (calling %s) request_id=%s", callee.addr, port(e.Protocol), callee.node.Name, rid)
 	} else {
-		sr := s.serve(callee, t.Add(s.netDelay()), tid, sid, ptrace.SpanKindServer, e.Protocol, "", depth+1)
+		sr := s.serve(callee, t.Add(s.netDelay()+eg), tid, sid, ptrace.SpanKindServer, e.Protocol, "", depth+1, s.spikeWait(e, t))
 		end := sr.end.Add(s.netDelay())
+		lost = s.responseLost(callee.node.Name, t)
 		switch {
+		case lost:
+			// The callee answered (its span and log are as usual); the answer never arrives.
+			rt := timeout / 2
+			res = result{end: t.Add(rt), failed: true, code: 504, reason: "read timeout"}
+			if attempt == 1 {
+				s.log(ns, res.end, sevWarn, tid, sid, "call to %s failed: timeout after %dms waiting for the response, retrying (attempt 1 of 2) request_id=%s", callee.node.Name, msDur(rt), rid)
+			} else {
+				s.log(ns, res.end, sevError, tid, sid, "call to %s failed: timeout after %dms waiting for the response (attempt 2 of 2), giving up request_id=%s", callee.node.Name, msDur(rt), rid)
+			}
 		case end.Sub(t) > timeout:
 			res = result{end: t.Add(timeout), failed: true, code: 504, reason: "context deadline exceeded"}
 			s.log(ns, res.end, sevError, tid, sid, "timeout calling %s after %dms: context deadline exceeded request_id=%s", callee.node.Name, msDur(timeout), rid)
@@ -223,17 +256,24 @@ func (s *Simulator) call(ns *nodeState, e Edge, t time.Time, tid [16]byte, paren
 	if res.failed {
 		code = res.code
 	}
-	if e.Protocol == ProtoHTTP {
+	switch {
+	case s.real != nil:
+		span.attrs = s.statusAttrs(e.Protocol, res)
+	case e.Protocol == ProtoHTTP:
 		span.attrs = append(span.attrs, numi("http.response.status_code", code))
-	} else {
+	default:
 		span.attrs = append(span.attrs, numi("rpc.grpc.status_code", grpcCode(res)))
 	}
 	s.push(span)
+	if lost && attempt == 1 {
+		return s.callService(ns, callee, e, res.end, tid, parent, s.spanID(), depth, s.egressDelay(caller, res.end), 2)
+	}
 	return res
 }
 
-// query simulates one database call of ns (the database itself emits nothing).
-func (s *Simulator) query(ns *nodeState, db *nodeState, e Edge, t time.Time, tid [16]byte, parent, sid [8]byte) result {
+// query simulates one database call of ns (the database itself emits nothing), which takes
+// extra longer than the database's own time (egress delay, queueing).
+func (s *Simulator) query(ns *nodeState, db *nodeState, e Edge, t time.Time, tid [16]byte, parent, sid [8]byte, extra time.Duration) result {
 	timeout := e.Timeout
 	if timeout == 0 {
 		timeout = defaultDBTO
@@ -244,7 +284,7 @@ func (s *Simulator) query(ns *nodeState, db *nodeState, e Edge, t time.Time, tid
 		op = "UPDATE"
 	}
 	rid := reqID(tid)
-	d := s.lat(db.node.Latency)
+	d := s.lat(db.node.Latency) + extra
 	res := result{}
 	dbName := db.node.Name
 	switch {
@@ -271,11 +311,13 @@ func (s *Simulator) query(ns *nodeState, db *nodeState, e Edge, t time.Time, tid
 	span := &event{
 		at: res.end, node: ns.idx, isSpan: true, tid: tid, sid: sid, parent: parent, kind: ptrace.SpanKindClient,
 		start: t, name: op + " " + table,
-		attrs: []kv{
+	}
+	if s.real == nil {
+		span.attrs = []kv{
 			str("db.system.name", db.node.System), str("db.namespace", dbName),
 			str("db.operation.name", op), str("db.collection.name", table),
 			str("server.address", dbName), numi("server.port", dbPort(db.node.System)),
-		},
+		}
 	}
 	if res.failed {
 		span.errMsg = res.reason
@@ -303,6 +345,12 @@ func (s *Simulator) faultIntensity(k FaultKind, name string, t time.Time) float6
 		}
 	}
 	return 0
+}
+
+// responseLost reports whether the response of name to a call made at t is lost
+// (caller_log_change).
+func (s *Simulator) responseLost(name string, t time.Time) bool {
+	return s.active(FaultCallerLogChange, name, t) && s.xr.Float64() < lossProbability
 }
 
 func (s *Simulator) partitioned(from, to string, t time.Time) bool {
@@ -396,6 +444,9 @@ func (s *Simulator) timers(t time.Time) {
 			}
 		}
 	}
+	if s.real != nil {
+		s.realTimers(t)
+	}
 	for i, f := range s.sc.Faults {
 		ns := s.byName[f.Service]
 		if !s.ftStart[i] && f.Start.Before(t) {
@@ -463,7 +514,7 @@ func (s *Simulator) serverAttrs(ns *nodeState, kind ptrace.SpanKind, proto Proto
 		}
 	case proto == ProtoRPC:
 		return []kv{
-			str("rpc.system", "grpc"), str("rpc.service", rpcService(name)), str("rpc.method", rpcMethod(name)),
+			str("rpc.system", "grpc"), str("rpc.service", ns.rpcSvc), str("rpc.method", ns.rpcMeth),
 			numi("rpc.grpc.status_code", grpcCode(res)),
 		}
 	}
@@ -472,8 +523,8 @@ func (s *Simulator) serverAttrs(ns *nodeState, kind ptrace.SpanKind, proto Proto
 		code = res.code
 	}
 	return []kv{
-		str("http.request.method", httpMethod(name)), str("http.route", httpRoute(name)),
-		str("url.path", httpRoute(name)), numi("http.response.status_code", code),
+		str("http.request.method", ns.httpMeth), str("http.route", ns.route),
+		str("url.path", ns.route), numi("http.response.status_code", code),
 	}
 }
 
@@ -482,31 +533,31 @@ func (s *Simulator) serverSpanName(ns *nodeState, kind ptrace.SpanKind, proto Pr
 	case kind == ptrace.SpanKindConsumer:
 		return "process " + queue
 	case proto == ProtoRPC:
-		return rpcService(ns.node.Name) + "/" + rpcMethod(ns.node.Name)
+		return ns.rpcSpan
 	}
-	return httpMethod(ns.node.Name) + " " + httpRoute(ns.node.Name)
+	return ns.httpSpan
 }
 
 func (s *Simulator) clientAttrs(callee *nodeState, proto Protocol) []kv {
 	name := callee.node.Name
 	if proto == ProtoRPC {
 		return []kv{
-			str("rpc.system", "grpc"), str("rpc.service", rpcService(name)), str("rpc.method", rpcMethod(name)),
+			str("rpc.system", "grpc"), str("rpc.service", callee.rpcSvc), str("rpc.method", callee.rpcMeth),
 			str("server.address", name), numi("server.port", port(proto)),
 		}
 	}
 	return []kv{
-		str("http.request.method", httpMethod(name)),
-		str("url.full", fmt.Sprintf("http://%s:%d%s", name, port(proto), httpRoute(name))),
+		str("http.request.method", callee.httpMeth),
+		str("url.full", callee.urlFull),
 		str("server.address", name), numi("server.port", port(proto)),
 	}
 }
 
 func (s *Simulator) clientSpanName(callee *nodeState, proto Protocol) string {
 	if proto == ProtoRPC {
-		return rpcService(callee.node.Name) + "/" + rpcMethod(callee.node.Name)
+		return callee.rpcSpan
 	}
-	return httpMethod(callee.node.Name)
+	return callee.httpMeth
 }
 
 func grpcCode(r result) int {

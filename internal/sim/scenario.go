@@ -42,6 +42,19 @@ const (
 	// FaultLowTrafficErrors: the low-traffic service fails every request (HTTP 500) within
 	// milliseconds. Root cause: that service.
 	FaultLowTrafficErrors FaultKind = "low_traffic_errors"
+	// FaultEgressDelay: the network delays every call the service makes (its outgoing traffic):
+	// its CLIENT-side spans take 100-300 ms longer, its own processing and its callees do not
+	// change; it gets slower as a whole and its callers wait. Root cause: that service.
+	FaultEgressDelay FaultKind = "egress_delay"
+	// FaultCPUContention: the service's CPU is contended: its own processing time (the self time
+	// of every one of its spans) grows by a factor of 2-5; its callers wait. Root cause: that
+	// service.
+	FaultCPUContention FaultKind = "cpu_contention"
+	// FaultCallerLogChange: half of the service's responses are lost on the way back: the
+	// service handles and logs every request as usual, while its callers time out waiting (a
+	// WARN and a retry, an ERROR when the retry is lost too). Only the callers' logs change.
+	// Root cause: that service.
+	FaultCallerLogChange FaultKind = "caller_log_change"
 )
 
 // FaultKinds returns the fault kinds that any topology can host (every kind except FaultNone
@@ -59,6 +72,17 @@ func LowTrafficFaultKinds() []FaultKind {
 	return []FaultKind{FaultLowTrafficSlow, FaultLowTrafficErrors}
 }
 
+// RealisticFaultKinds returns the fault kinds of the realistic mode's rotation
+// (GenerateScenarios with EvalOptions.Realistic): the kinds whose root cause is a service, the
+// three kinds made for that mode included. The database kinds also work in that mode but are not
+// in the rotation: without peer attributes a database appears in no span.
+func RealisticFaultKinds() []FaultKind {
+	return []FaultKind{
+		FaultEgressDelay, FaultCPUContention, FaultCallerLogChange,
+		FaultDependencyTimeout, FaultBadDeploy, FaultMemoryPressure, FaultNetworkPartition,
+	}
+}
+
 // LowTraffic reports whether k is a fault of the low-traffic service.
 func (k FaultKind) LowTraffic() bool { return k == FaultLowTrafficSlow || k == FaultLowTrafficErrors }
 
@@ -67,12 +91,18 @@ func ParseFaultKind(s string) (FaultKind, error) {
 	if s == string(FaultNone) || s == "" {
 		return FaultNone, nil
 	}
-	for _, k := range append(FaultKinds(), LowTrafficFaultKinds()...) {
+	for _, k := range allFaultKinds() {
 		if string(k) == s {
 			return k, nil
 		}
 	}
 	return "", fmt.Errorf("unknown fault kind %q", s)
+}
+
+// allFaultKinds returns every fault kind except FaultNone.
+func allFaultKinds() []FaultKind {
+	out := append(FaultKinds(), LowTrafficFaultKinds()...)
+	return append(out, FaultEgressDelay, FaultCPUContention, FaultCallerLogChange)
 }
 
 // Fault is one injected fault: the ground truth of a scenario.
@@ -101,6 +131,10 @@ type Scenario struct {
 	Duration    time.Duration
 	RequestRate float64 // user requests per second of event time at the entry (Poisson)
 	Faults      []Fault
+	// Realistic selects the realistic mode (Options.Realistic) with the knobs of Realism, all
+	// resolved (no zero left to default). Classic mode when false; Realism is then unused.
+	Realistic bool
+	Realism   Realism
 }
 
 // Limits of a scenario.
@@ -119,6 +153,11 @@ func (s *Scenario) Validate() error {
 	}
 	if !(s.RequestRate > 0 && s.RequestRate <= MaxRequestRate) {
 		return fmt.Errorf("request rate must be in (0, %d]", MaxRequestRate)
+	}
+	if s.Realistic {
+		if err := s.Realism.validate(s.Topology); err != nil {
+			return err
+		}
 	}
 	for _, f := range s.Faults {
 		n, ok := s.Topology.Node(f.Service)
@@ -140,6 +179,10 @@ func (s *Scenario) Validate() error {
 			return fmt.Errorf("fault %s: no call %s -> %s", f.Kind, f.Peer, f.Service)
 		case f.Kind.LowTraffic() && len(s.Topology.scheduledCallers(f.Service)) == 0:
 			return fmt.Errorf("fault %s needs a service called by a scheduled job, %q is not", f.Kind, f.Service)
+		case f.Kind == FaultEgressDelay && !hasOutgoingCall(s.Topology, f.Service):
+			return fmt.Errorf("fault %s needs a service that calls something, %q calls nothing", f.Kind, f.Service)
+		case f.Kind == FaultCallerLogChange && len(syncCallers(s.Topology, f.Service)) == 0:
+			return fmt.Errorf("fault %s needs a service with an http or rpc caller, %q has none", f.Kind, f.Service)
 		}
 	}
 	return nil
@@ -170,6 +213,9 @@ func (s *Scenario) Symptomatic(f Fault) []string {
 		first = s.Topology.Callers(f.Service)
 	case FaultNetworkPartition:
 		first = []string{f.Peer}
+	case FaultCallerLogChange:
+		// The service logs nothing new: the symptoms start in its callers.
+		first = syncCallers(s.Topology, f.Service)
 	case FaultDependencyTimeout:
 		first = s.Topology.Callers(f.Service)
 		first = append([]string{f.Service}, first...)
@@ -204,6 +250,14 @@ type Options struct {
 	// kinds; a topology that already has the service is kept as it is.
 	LowTraffic       bool
 	LowTrafficCaller string
+	// Realistic makes the run look like a real system rather than a clean demo: bursty periodic
+	// load with queueing on a few calls during the bursts, background ERROR (with Java stack
+	// traces) and WARN lines in every service, spans without kind, status or peer attributes.
+	// See Realism for the knobs and docs/simulator.md.
+	Realistic bool
+	// Realism sets the knobs of the realistic mode; its zero fields take their defaults (drawn
+	// from Seed where a range is given). Ignored unless Realistic.
+	Realism Realism
 }
 
 // DefaultStart is the event time a scenario starts at when Options.Start is zero.
@@ -253,6 +307,10 @@ func NewScenario(o Options) (Scenario, error) {
 	if err := o.Topology.Validate(); err != nil {
 		return sc, err
 	}
+	if o.Realistic {
+		sc.Realistic = true
+		sc.Realism = resolveRealism(o.Realism, o.Topology, o.Seed)
+	}
 	if o.Fault != FaultNone {
 		if o.FaultAt < 0 || o.FaultAt >= o.Duration {
 			return sc, errors.New("fault start must be within the duration")
@@ -297,8 +355,12 @@ func pickTarget(f *Fault, t *Topology, rng *rand.Rand) error {
 			if n.Kind == KindDatabase {
 				cands = append(cands, n.Name)
 			}
-		case FaultDependencyTimeout:
+		case FaultDependencyTimeout, FaultCallerLogChange:
 			if n.Kind == KindService && n.Name != t.Entry && hasSyncCaller(t, n.Name) {
+				cands = append(cands, n.Name)
+			}
+		case FaultEgressDelay:
+			if n.Kind == KindService && hasOutgoingCall(t, n.Name) {
 				cands = append(cands, n.Name)
 			}
 		case FaultNetworkPartition:
@@ -334,6 +396,28 @@ func pickTarget(f *Fault, t *Topology, rng *rand.Rand) error {
 	return nil
 }
 
+// hasOutgoingCall reports whether the service makes calls while handling requests.
+func hasOutgoingCall(t *Topology, name string) bool {
+	for _, e := range t.Edges {
+		if e.From == name && e.Every == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// syncCallers returns the services calling name over http or rpc (scheduled jobs included), in
+// edge order.
+func syncCallers(t *Topology, name string) []string {
+	var out []string
+	for _, e := range t.Edges {
+		if e.To == name && (e.Protocol == ProtoHTTP || e.Protocol == ProtoRPC) && !contains(out, e.From) {
+			out = append(out, e.From)
+		}
+	}
+	return out
+}
+
 func hasSyncCaller(t *Topology, name string) bool {
 	for _, e := range t.Edges {
 		if e.To == name && (e.Protocol == ProtoHTTP || e.Protocol == ProtoRPC) {
@@ -362,6 +446,13 @@ type EvalOptions struct {
 	LowTraffic bool
 	// FaultDuration is the length of every fault (zero: until the end of the run).
 	FaultDuration time.Duration
+	// Realistic makes every scenario realistic (Options.Realistic), the fault-free ones
+	// included: the rotation is then RealisticFaultKinds() (unless Kinds is set) and faults start
+	// between min(8 min, 30 %) and 50 % of the run.
+	Realistic bool
+	// Realism is passed to every scenario (its zero fields: defaults drawn from each scenario's
+	// seed). Ignored unless Realistic.
+	Realism Realism
 }
 
 // GenerateScenarios returns a deterministic set of evaluation scenarios: random topologies and
@@ -387,6 +478,9 @@ func GenerateScenarios(o EvalOptions) ([]Scenario, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0xe7a1)) //nolint:gosec // G404: seeded, reproducible simulation
 	kinds := FaultKinds()
+	if o.Realistic {
+		kinds = RealisticFaultKinds()
+	}
 	if len(o.Kinds) > 0 {
 		kinds = o.Kinds
 	}
@@ -411,11 +505,17 @@ func GenerateScenarios(o EvalOptions) ([]Scenario, error) {
 		if o.FaultFreeEvery > 0 && len(out)%o.FaultFreeEvery == o.FaultFreeEvery-1 {
 			kind = FaultNone
 		}
-		// fault start between 30 % and 50 % of the run, lasting to the end
-		at := o.Duration*3/10 + time.Duration(rng.Int64N(int64(o.Duration/5)+1))
+		// fault start between 30 % and 50 % of the run (realistic: from 8 min), lasting to the end
+		var at time.Duration
+		if o.Realistic {
+			lo := min(o.Duration*3/10, realisticEarliestFault)
+			at = lo + time.Duration(rng.Int64N(int64(o.Duration/2-lo)+1))
+		} else {
+			at = o.Duration*3/10 + time.Duration(rng.Int64N(int64(o.Duration/5)+1))
+		}
 		sc, err := NewScenario(Options{
 			Topology: topo, Seed: seed, Duration: o.Duration, Rate: o.Rate, Fault: kind, FaultAt: at,
-			FaultDuration: o.FaultDuration, LowTraffic: o.LowTraffic,
+			FaultDuration: o.FaultDuration, LowTraffic: o.LowTraffic, Realistic: o.Realistic, Realism: o.Realism,
 		})
 		if err != nil {
 			continue // this topology cannot host this fault kind (no database ...): next one

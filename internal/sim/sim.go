@@ -5,6 +5,7 @@ package sim
 
 import (
 	"container/heap"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -47,6 +48,9 @@ type Stats struct {
 type Simulator struct {
 	sc        Scenario
 	rng       *rand.Rand
+	xr        *rand.Rand // draws of the realistic mode and of the faults made for it, apart from rng
+	real      *realState // nil in classic mode
+	ftParam   []float64  // per fault: its parameter (egress delay, CPU slow-down), see faultParams
 	nodes     []*nodeState
 	byName    map[string]*nodeState
 	now       time.Time
@@ -69,6 +73,9 @@ type nodeState struct {
 	callees []Edge // calls made while handling a request (scheduled calls are jobs)
 	addr    string
 	version string
+	// names derived from the node's name, computed once
+	rpcSvc, rpcMeth, httpMeth, route string
+	rpcSpan, httpSpan, urlFull       string
 }
 
 // job is a scheduled call and the time of its next run.
@@ -80,12 +87,16 @@ type job struct {
 
 // New returns a simulator positioned at the scenario's start.
 func New(sc Scenario) (*Simulator, error) {
+	if sc.Realistic && sc.Topology != nil {
+		sc.Realism = resolveRealism(sc.Realism, sc.Topology, sc.Seed)
+	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
 	s := &Simulator{
 		sc:     sc,
 		rng:    rand.New(rand.NewPCG(sc.Seed, 0x5133)), //nolint:gosec // G404: seeded, reproducible simulation
+		xr:     rand.New(rand.NewPCG(sc.Seed, 0x4ea1)), //nolint:gosec // G404: seeded, reproducible simulation
 		byName: make(map[string]*nodeState, len(sc.Topology.Nodes)),
 		now:    sc.Start,
 		end:    sc.End(),
@@ -104,7 +115,11 @@ func New(sc Scenario) (*Simulator, error) {
 			idx: i, node: n, callees: callees,
 			addr:    fmt.Sprintf("10.0.%d.%d", i/200, 10+i%200),
 			version: fmt.Sprintf("1.%d.%d", 2+i%5, i%7),
+			rpcSvc:  rpcService(n.Name), rpcMeth: rpcMethod(n.Name), httpMeth: httpMethod(n.Name), route: httpRoute(n.Name),
 		}
+		ns.rpcSpan = ns.rpcSvc + "/" + ns.rpcMeth
+		ns.httpSpan = ns.httpMeth + " " + ns.route
+		ns.urlFull = fmt.Sprintf("http://%s:%d%s", n.Name, port(ProtoHTTP), ns.route)
 		s.nodes = append(s.nodes, ns)
 		s.byName[n.Name] = ns
 		s.bgNext = append(s.bgNext, sc.Start.Add(time.Duration(s.rng.Int64N(int64(10*time.Second)))))
@@ -121,7 +136,11 @@ func New(sc Scenario) (*Simulator, error) {
 		s.ftEnd = append(s.ftEnd, false)
 		s.ftCrashes = append(s.ftCrashes, 0)
 	}
-	s.arrival = sc.Start.Add(s.interArrival())
+	s.faultParams()
+	if sc.Realistic {
+		s.real = newRealState(s)
+	}
+	s.arrival = s.nextArrival(sc.Start)
 	return s, nil
 }
 
@@ -149,7 +168,7 @@ func (s *Simulator) Next(step time.Duration) (Chunk, bool) {
 	}
 	for s.arrival.Before(genTo) {
 		s.request(s.arrival)
-		s.arrival = s.arrival.Add(s.interArrival())
+		s.arrival = s.nextArrival(s.arrival)
 	}
 	for i := range s.jobs {
 		j := &s.jobs[i]
@@ -207,6 +226,7 @@ func msDur(d time.Duration) int { return int(d / time.Millisecond) }
 
 type event struct {
 	at      time.Time
+	atN     int64 // at in Unix nanoseconds: the heap's key
 	seq     uint64
 	node    int
 	version string
@@ -231,8 +251,8 @@ type evHeap []*event
 
 func (h evHeap) Len() int { return len(h) }
 func (h evHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+	if h[i].atN != h[j].atN {
+		return h[i].atN < h[j].atN
 	}
 	return h[i].seq < h[j].seq
 }
@@ -253,6 +273,7 @@ func (s *Simulator) push(ev *event) {
 	}
 	s.seq++
 	ev.seq = s.seq
+	ev.atN = ev.at.UnixNano()
 	ns := s.nodes[ev.node]
 	ev.version = s.versionAt(ns, ev.at)
 	ev.inst = s.restartsAt(ns.node.Name, ev.at)
@@ -300,4 +321,4 @@ func (s *Simulator) netDelay() time.Duration {
 	return time.Duration(200+s.rng.IntN(1300)) * time.Microsecond
 }
 
-func reqID(tid [16]byte) string { return fmt.Sprintf("%x", tid[:8]) }
+func reqID(tid [16]byte) string { return hex.EncodeToString(tid[:8]) }
