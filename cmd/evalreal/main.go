@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/nezha"
@@ -37,6 +38,12 @@ func main() {
 	}
 }
 
+// The alarm-given mode: an alert 2 minutes after a fault starts, looking 3 minutes back.
+const (
+	alarmAfter  = 2 * time.Minute
+	alarmWindow = 3 * time.Minute
+)
+
 func run(dir string, horizon, step time.Duration, verbose, metrics bool) error {
 	start := time.Now()
 	d, err := nezha.Load(dir, "baseline", "fault")
@@ -47,20 +54,34 @@ func run(dir string, horizon, step time.Duration, verbose, metrics bool) error {
 	for i, f := range d.Faults {
 		labels[i] = rcaeval.Label{ID: f.ID, Time: f.Time, Service: f.Service, Kind: f.Type}
 	}
+	slices.SortStableFunc(labels, func(a, b rcaeval.Label) int { return a.Time.Compare(b.Time) })
 	fmt.Fprintf(os.Stderr, "evalreal: %d log records, %d spans, %d metric points, %d faults, %s to %s (loaded in %.1fs)\n",
 		d.Stats.Logs, d.Stats.Spans, d.Stats.MetricPoints, len(d.Faults), d.Start.Format(time.RFC3339), d.End.Format(time.RFC3339), time.Since(start).Seconds())
 
-	chain, err := rcaeval.NewChain(rcaeval.ChainOptions{})
+	chain, err := rcaeval.NewChain(rcaeval.ChainOptions{API: true})
 	if err != nil {
 		return err
 	}
+	// Alarm given: when event time reaches alarmAfter past a fault's start, ask the exporter's
+	// RCA API about the alarmWindow before that moment, as an SRE paged by an alert would.
+	alarms := rcaeval.AlarmReport{After: alarmAfter, Window: alarmWindow}
+	next := 0
 	err = d.Replay(step, func(ch nezha.Chunk) error {
 		if metrics {
 			if err := chain.PlayMetrics(ch.End, ch.Metrics); err != nil {
 				return err
 			}
 		}
-		return chain.Play(ch.End, ch.Logs, ch.Traces)
+		if err := chain.Play(ch.End, ch.Logs, ch.Traces); err != nil {
+			return err
+		}
+		for next < len(labels) && !ch.End.Before(labels[next].Time.Add(alarmAfter)) {
+			at := labels[next].Time.Add(alarmAfter)
+			ranked, err := chain.Investigate(at, "", alarmWindow)
+			alarms.Add(labels[next], ranked, err)
+			next++
+		}
+		return nil
 	})
 	ems, cerr := chain.Close(d.End.Add(step))
 	if err != nil {
@@ -76,6 +97,10 @@ func run(dir string, horizon, step time.Duration, verbose, metrics bool) error {
 	}
 	fmt.Printf("\n%s: %d faults, defaults, %s replayed in event time (%s steps)\n", dir, len(labels), signals, step)
 	if err := rep.Write(os.Stdout, "online"); err != nil {
+		return err
+	}
+	fmt.Println()
+	if err := alarms.Write(os.Stdout); err != nil {
 		return err
 	}
 	if verbose {

@@ -4,10 +4,13 @@
 package rcaeval // import "github.com/otelcol-aiops/otelcol-aiops/internal/rcaeval"
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -53,6 +56,8 @@ type Chain struct {
 	mexp exporter.Metrics // the same exporter's metrics face
 	srv  *httptest.Server
 
+	api string // base URL of the exporter's RCA API ("" when off)
+
 	mu    sync.Mutex
 	now   time.Time
 	got   []Emission
@@ -66,6 +71,8 @@ type ChainOptions struct {
 	Processor func(component.Config)
 	Connector func(component.Config)
 	Exporter  func(component.Config)
+	// API turns the exporter's HTTP API on (on a free loopback port) for Investigate.
+	API bool
 }
 
 // NewChain builds and starts the chain.
@@ -88,6 +95,16 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	}
 	if opts.Exporter != nil {
 		opts.Exporter(ecfg)
+	}
+	if opts.API {
+		addr, err := freeLoopback()
+		if err != nil {
+			return nil, err
+		}
+		if err := patch(ecfg, map[string]any{"http": map[string]any{"endpoint": addr}}); err != nil {
+			return nil, err
+		}
+		c.api = "http://" + addr
 	}
 	eset := exportertest.NewNopSettings(ef.Type())
 	exp, err := ef.CreateLogs(ctx, eset, ecfg)
@@ -180,6 +197,49 @@ func (c *Chain) PlayMetrics(at time.Time, md pmetric.Metrics) error {
 	c.now = at
 	c.mu.Unlock()
 	return c.mexp.ConsumeMetrics(context.Background(), md)
+}
+
+// Investigate asks the exporter's RCA API (POST /api/v1/rca) for the root causes of a moment,
+// as an SRE given an alert would, and returns the ranked candidates.
+func (c *Chain) Investigate(at time.Time, service string, window time.Duration) ([]string, error) {
+	if c.api == "" {
+		return nil, errors.New("the chain was built without its API")
+	}
+	body, err := json.Marshal(map[string]string{"time": at.UTC().Format(time.RFC3339Nano), "service": service, "window": window.String()})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.Post(c.api+"/api/v1/rca", "application/json", bytes.NewReader(body)) //nolint:noctx // loopback, evaluation only
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST /api/v1/rca: %s: %s", resp.Status, data)
+	}
+	var out incident.Incident
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, err
+	}
+	ranked := make([]string, len(out.Candidates))
+	for i, cand := range out.Candidates {
+		ranked[i] = cand.Service
+	}
+	return ranked, nil
+}
+
+// freeLoopback returns a loopback address with a port free right now.
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
 }
 
 // Close shuts the chain down in the collector's order (processors, connectors, exporters), which

@@ -207,3 +207,64 @@ func (r *LabelledReport) Write(w io.Writer, mode string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// AlarmResult is the ranking the exporter's RCA API gave for one fault's alarm.
+type AlarmResult struct {
+	Label  Label
+	Ranked []string
+	Rank   int // 1-based rank of the true root cause, 0 when absent
+	Err    string
+}
+
+// AlarmReport scores the rankings given alarms (alarm-given mode).
+type AlarmReport struct {
+	After, Window time.Duration // the alarm came After the fault started; evidence of Window before it
+	Faults        []AlarmResult
+}
+
+// Add records the ranking for one fault.
+func (r *AlarmReport) Add(l Label, ranked []string, err error) {
+	a := AlarmResult{Label: l, Ranked: ranked}
+	if err != nil {
+		a.Err = err.Error()
+	}
+	if k := slices.Index(ranked, l.Service); k >= 0 {
+		a.Rank = k + 1
+	}
+	r.Faults = append(r.Faults, a)
+}
+
+// AC is the share of faults whose root cause is ranked within the first k.
+func (r *AlarmReport) AC(k int) float64 {
+	if len(r.Faults) == 0 {
+		return 0
+	}
+	n := 0
+	for _, f := range r.Faults {
+		if f.Rank >= 1 && f.Rank <= k {
+			n++
+		}
+	}
+	return float64(n) / float64(len(r.Faults))
+}
+
+// Write prints one line per fault, then the totals.
+func (r *AlarmReport) Write(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "alarm given: per fault (alarm %s after the fault starts, evidence of the %s before it)\n", r.After, r.Window)
+	fmt.Fprintf(&b, "%-8s %-28s %-4s %s\n", "fault", "root cause", "rank", "top 3")
+	for _, f := range r.Faults {
+		rank := "-"
+		if f.Rank > 0 {
+			rank = fmt.Sprint(f.Rank)
+		}
+		top := strings.Join(f.Ranked[:min(3, len(f.Ranked))], ", ")
+		if f.Err != "" {
+			top = "error: " + f.Err
+		}
+		fmt.Fprintf(&b, "%-8s %-28s %-4s %s\n", f.Label.ID, f.Label.Service, rank, top)
+	}
+	fmt.Fprintf(&b, "alarm given: AC@1 %.2f AC@3 %.2f AC@5 %.2f over %d faults\n", r.AC(1), r.AC(3), r.AC(5), len(r.Faults))
+	_, err := io.WriteString(w, b.String())
+	return err
+}

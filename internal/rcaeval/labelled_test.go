@@ -4,6 +4,7 @@
 package rcaeval
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +66,18 @@ func TestScoreLabelled(t *testing.T) {
 	var b strings.Builder
 	require.NoError(t, rep.Write(&b, "online"))
 	assert.Contains(t, b.String(), "online: AC@1 0.33 AC@3 0.67 AC@5 0.67, detected 2/3 (median delay 40s), incidents 2, matching no fault 1")
+}
+
+func TestAlarmReport(t *testing.T) {
+	var r AlarmReport
+	r.After, r.Window = 2*time.Minute, 3*time.Minute
+	r.Add(Label{ID: "a", Service: "db"}, []string{"db", "api"}, nil)
+	r.Add(Label{ID: "b", Service: "api"}, []string{"db", "web", "api"}, nil)
+	r.Add(Label{ID: "c", Service: "web"}, nil, errors.New("POST /api/v1/rca: 422"))
+	assert.InDelta(t, 1.0/3, r.AC(1), 1e-9)
+	assert.InDelta(t, 2.0/3, r.AC(3), 1e-9)
+	var b strings.Builder
+	require.NoError(t, r.Write(&b))
+	assert.Contains(t, b.String(), "error: POST /api/v1/rca: 422")
+	assert.Contains(t, b.String(), "alarm given: AC@1 0.33 AC@3 0.67 AC@5 0.67 over 3 faults")
 }
