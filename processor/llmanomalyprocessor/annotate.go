@@ -206,7 +206,8 @@ func (a *annotator) text(s string) (string, bool) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	msg, _ := logmsg.Extract(s, a.fields)
-	return msg, true
+	// A stack trace is one record: mine its first line and its exception class, not its frames.
+	return logmsg.FirstLine(msg), true
 }
 
 // severity returns the record's severity number, derived from its text when the number is unset.

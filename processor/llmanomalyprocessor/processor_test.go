@@ -628,3 +628,32 @@ func TestPeriodicSnapshot(t *testing.T) {
 		return len(store.Value(snapshotKey)) > 0
 	}, 5*time.Second, 5*time.Millisecond)
 }
+
+// A multi-line record (a Java stack trace) is one template: its first line and its exception
+// class, whatever its frames; another exception class is another template. The body is kept.
+func TestStackTraceIsOneTemplate(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	p := newTestProcessor(t, createDefaultConfig().(*Config), sink, clockwork.NewFakeClockAt(wallBase), nil)
+	trace := func(class string, frames int) string {
+		b := "Servlet.service() threw exception\n" + class + ": upstream failed"
+		for i := range frames {
+			b += fmt.Sprintf("\n\tat com.example.svc%d.Handler.handle(Handler.java:%d)", i, 10+i)
+		}
+		return b + "\n\t... 42 more"
+	}
+	bodies := []string{trace("java.net.SocketTimeoutException", 3), trace("java.net.SocketTimeoutException", 12), trace("java.lang.IllegalStateException", 5)}
+	var lines []logLine
+	for i, b := range bodies {
+		lines = append(lines, logLine{service: "orders", body: b, at: time.Duration(i) * time.Second, sev: plog.SeverityNumberError})
+	}
+	require.NoError(t, p.ConsumeLogs(context.Background(), makeLogs(lines...)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	recs := allRecords(sink)
+	require.Len(t, recs, 3)
+	tpl := func(i int) string { v, _ := recs[i].Attributes().Get(attrTemplate); return v.Str() }
+	assert.Equal(t, tpl(0), tpl(1), "the same failure with other frames")
+	assert.Contains(t, tpl(0), "java.net.SocketTimeoutException")
+	assert.NotContains(t, tpl(0), "Handler.java")
+	assert.NotEqual(t, tpl(0), tpl(2), "another exception class")
+	assert.Equal(t, bodies[1], recs[1].Body().Str(), "the body is untouched")
+}
