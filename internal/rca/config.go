@@ -131,7 +131,7 @@ func DefaultConfig() Config {
 		LowVolumeMaxGap:        2 * time.Minute,
 		LowVolumeErrorRate:     0.5,
 		OwnTimeFactor:          2,
-		OwnTimePersistence:     2,
+		OwnTimePersistence:     3,
 		FleetShare:             0.3,
 		MaxEdges:               10_000,
 		MaxServices:            5_000,
