@@ -26,25 +26,21 @@ func main() {
 	horizon := flag.Duration("horizon", 5*time.Minute, "how long after a fault starts an incident counts as its detection")
 	step := flag.Duration("step", time.Second, "event time per replayed chunk")
 	verbose := flag.Bool("v", false, "also print the incidents that match no fault")
+	alarmAfter := flag.Duration("alarm-after", 2*time.Minute, "alarm-given mode: the alert comes this long after the fault starts")
+	alarmWindow := flag.Duration("alarm-window", 3*time.Minute, "alarm-given mode: the evidence of this long before the alert is ranked")
 	metrics := flag.Bool("metrics", true, "also feed the per-pod metrics (as k8s.pod.* metrics) to the rca exporter")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "evalreal: -data is required")
 		os.Exit(2)
 	}
-	if err := run(*dir, *horizon, *step, *verbose, *metrics); err != nil {
+	if err := run(*dir, *horizon, *step, *alarmAfter, *alarmWindow, *verbose, *metrics); err != nil {
 		fmt.Fprintln(os.Stderr, "evalreal:", err)
 		os.Exit(1)
 	}
 }
 
-// The alarm-given mode: an alert 2 minutes after a fault starts, looking 3 minutes back.
-const (
-	alarmAfter  = 2 * time.Minute
-	alarmWindow = 3 * time.Minute
-)
-
-func run(dir string, horizon, step time.Duration, verbose, metrics bool) error {
+func run(dir string, horizon, step, alarmAfter, alarmWindow time.Duration, verbose, metrics bool) error {
 	start := time.Now()
 	d, err := nezha.Load(dir, "baseline", "fault")
 	if err != nil {
