@@ -295,6 +295,7 @@ func (s *Store) apply(d *decoded) {
 	s.edgeIdx = make(map[edgeKey]int32)
 	s.edges, s.freeEdge = nil, nil
 	s.open = nil
+	clear(s.pendWin)
 	s.stats.Nodes, s.stats.Edges = 0, 0
 	s.watermark, s.closedUpTo, s.arrival = d.watermark, d.closedUpTo, d.watermark
 	s.clock = eventtime.New(s.cfg.Clock)

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,4 +65,40 @@ func TestServiceOwnTimeParallelChildren(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Spans whose other half never comes expire after PendingTTL into a virtual or user call in the
+// window of their end, whatever the batching: a window stays open while spans ending in it wait.
+// The same spans fed one request per second and seven seconds at a time give the same windows.
+func TestExpiryLandsInItsWindowWhateverTheBatching(t *testing.T) {
+	var all []Span
+	for i := range 120 {
+		at := int64(i) * 500 // ms
+		all = append(all,
+			sp{tr: uint32(i + 1), id: 1, svc: "api", kind: KindServer, start: at, end: at + 40}.span(),
+			sp{tr: uint32(i + 1), id: 2, parent: 1, svc: "api", kind: KindClient, start: at + 5, end: at + 35, peer: Peer{System: "mysql", Kind: PeerDatabase}}.span(),
+			sp{tr: uint32(i + 1000), id: 1, svc: "web", kind: KindServer, start: at + 100, end: at + 130}.span(),
+		)
+	}
+	run := func(batch time.Duration) ([]Window, Stats) {
+		st := newStore(t, nil)
+		var out []Window
+		for lo := 0; lo < len(all); {
+			hi := lo
+			for hi < len(all) && all[hi].End < all[lo].End+int64(batch) {
+				hi++
+			}
+			st.AddSpans(append([]Span(nil), all[lo:hi]...))
+			out = append(out, st.Flush()...)
+			lo = hi
+		}
+		out = append(out, st.FlushAll()...)
+		return out, st.Stats()
+	}
+	a, sa := run(time.Second)
+	b, sb := run(7 * time.Second)
+	assert.Equal(t, windowTotals(a), windowTotals(b))
+	assert.Equal(t, a, b, "the same windows, edges and own times")
+	assert.Zero(t, sa.LateEvents)
+	assert.Zero(t, sb.LateEvents)
 }

@@ -68,7 +68,11 @@ type Store struct {
 	edges    []edge
 	freeEdge []int32
 
-	open    []openWindow // sorted by start
+	open []openWindow // sorted by start
+	// pendWin counts the pending real spans by the window of their end: a window stays open
+	// while spans ending in it wait for their other half, so that what their expiry adds (a
+	// virtual or user call, their own time) lands in their window whatever the batching.
+	pendWin map[int64]int32
 	skPool  []*sketch
 	scratch sketch // merges of window sketches at export
 
@@ -209,6 +213,7 @@ func New(cfg Config) (*Store, error) {
 		edgeTTL:    int64(cfg.EdgeTTL),
 		clock:      eventtime.New(cfg.Clock),
 		closedUpTo: math.MinInt64,
+		pendWin:    map[int64]int32{},
 		index:      newSpanTable(),
 		deferred:   make(map[int32]deferredLogs),
 		nodeIdx:    make(map[string]int32),
@@ -467,6 +472,7 @@ func (s *Store) addSpan(sp *Span, hs, hp uint64) {
 		}
 	}
 	e.flags |= fReal
+	s.pendWin[floorDiv(e.end, s.interval)*s.interval]++
 	if sp.Error {
 		e.flags |= fError
 	}
@@ -611,7 +617,7 @@ func (s *Store) ClosedUpTo() int64 { return max(s.closedUpTo, 0) }
 // AllowedLateness <= watermark) that have at least one edge, and removes edges idle for EdgeTTL.
 // ClosedUpTo advances to the end of the last window closed by the watermark, with data or not.
 func (s *Store) Flush() []Window {
-	limit := satSub(s.watermark, s.lateness)
+	limit := s.closeLimit()
 	out := s.closeWindows(limit)
 	if s.watermark > 0 {
 		s.closedUpTo = max(s.closedUpTo, floorDiv(limit, s.interval)*s.interval)
@@ -775,6 +781,7 @@ func (s *Store) expire(i int32, h uint64) {
 		if e.waitOn >= 0 {
 			s.unlink(i)
 		}
+		defer s.unpend(e.end)
 		s.selfTime(e)
 		switch e.kind {
 		case KindClient, KindProducer:
@@ -1315,6 +1322,26 @@ func satSub(a, b int64) int64 {
 	return a - b
 }
 
+// closeLimit is how far windows may close: event time minus the allowed lateness, but not past
+// the window of a pending span's end.
+func (s *Store) closeLimit() int64 {
+	limit := satSub(s.watermark, s.lateness)
+	for w, n := range s.pendWin {
+		if n > 0 && w+s.interval > s.closedUpTo {
+			limit = min(limit, w)
+		}
+	}
+	return limit
+}
+
+// unpend forgets a pending real span ending at end.
+func (s *Store) unpend(end int64) {
+	w := floorDiv(end, s.interval) * s.interval
+	if s.pendWin[w]--; s.pendWin[w] <= 0 {
+		delete(s.pendWin, w)
+	}
+}
+
 // windowStart is the start of t's window, or of the first open window if t's is closed (a late
 // event, counted).
 func (s *Store) windowStart(t int64) int64 {
@@ -1325,13 +1352,12 @@ func (s *Store) windowStart(t int64) int64 {
 	return st
 }
 
-// windowOf is the start of t's window, or of the first open window if t's is closed (late).
+// windowOf is the start of t's window, or of the first open window if t's is closed (late). A
+// window is open until a Flush emits it.
 func (s *Store) windowOf(t int64) (int64, bool) {
 	st := floorDiv(t, s.interval) * s.interval
-	first := floorDiv(satSub(s.watermark, s.lateness), s.interval) * s.interval
-	first = max(first, s.closedUpTo)
-	if st < first {
-		return first, true
+	if st < s.closedUpTo {
+		return s.closedUpTo, true
 	}
 	return st, false
 }

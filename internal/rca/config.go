@@ -61,6 +61,10 @@ type Config struct {
 	// LowVolumePersistence is the number of consecutive windows with calls that must be off (the
 	// last one a low-volume window) before it is an edge anomaly; 0 disables the low-volume rule.
 	LowVolumePersistence int
+	// LatencyPersistence is the number of consecutive windows (with MinCalls calls or more) whose
+	// p95 latency must be off before they are an edge latency anomaly: a burst of a few windows
+	// under a bursty load is not a fault. 1 judges every window alone.
+	LatencyPersistence int
 	// LowVolumeMaxGap: windows without calls do not break a run of off windows, but a window with
 	// calls that starts more than this after the end of the previous one starts a new run.
 	LowVolumeMaxGap time.Duration
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		MinLatencyIncreaseMs:   50,
 		LowVolumeFactor:        10,
 		LowVolumePersistence:   2,
+		LatencyPersistence:     2,
 		LowVolumeMaxGap:        2 * time.Minute,
 		LowVolumeErrorRate:     0.5,
 		OwnTimeFactor:          2,
@@ -190,6 +195,12 @@ func (c Config) Validate() error {
 	}
 	if !(c.MinLatencyIncreaseMs >= 0) || math.IsInf(c.MinLatencyIncreaseMs, 0) {
 		errs = append(errs, errors.New("min_latency_increase_ms must be >= 0"))
+	}
+	if c.LatencyPersistence < 1 || c.LatencyPersistence > 100 {
+		errs = append(errs, errors.New("latency_persistence must be in [1, 100]"))
+	}
+	if c.OwnTimePersistence < 0 || c.OwnTimePersistence > 100 || c.OwnTimeFactor < 1 || c.FleetShare <= 0 || c.FleetShare > 1 {
+		errs = append(errs, errors.New("own_time_persistence must be in [0, 100], own_time_factor at least 1 and fleet_share in (0, 1]"))
 	}
 	if c.LowVolumePersistence < 0 || c.LowVolumePersistence > 100 {
 		errs = append(errs, errors.New("low_volume_persistence must be in [0, 100] (0 disables the low-volume rule)"))

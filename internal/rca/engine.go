@@ -293,6 +293,9 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 	}
 	e.stats.EdgeAnomalies++
 	t := w.WindowStart
+	if sig.since > 0 {
+		t = sig.since // a persistent change is dated from its first window
+	}
 	if t <= 0 {
 		t = w.WindowEnd
 	}

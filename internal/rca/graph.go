@@ -6,6 +6,7 @@ package rca
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -22,6 +23,41 @@ type baseline struct {
 	latN             int
 	logErr, logErrDv float64
 	low              lowVolume
+	// recent holds the p95 of the last latHistory judged windows, anomalous ones included, so
+	// that periodic bursts (a load generator, a batch job) are part of what is usual.
+	recent   [latHistory]float64
+	recentN  int
+	latRun   int   // consecutive busy windows with the p95 off
+	latStart int64 // start of the first of them
+	// runVals holds the p95s of the current run of off windows: they join recent only when the
+	// run ends (a burst is then usual), so a lasting change does not raise its own bar.
+	runVals     [8]float64
+	latRunEnded int // length of the run that the current window ended
+}
+
+// latHistory is the number of recent windows whose p95 latencies an edge keeps; latQuantile the
+// quantile of them that a latency anomaly must exceed by LatencyFactor/2.
+const (
+	latHistory  = 40
+	latQuantile = 0.9
+)
+
+// recentQuantile returns the latQuantile of the recent p95s (0 before latHistory/4 windows).
+func (b *baseline) recentQuantile() float64 {
+	n := min(b.recentN, latHistory)
+	if n < latHistory/4 {
+		return 0
+	}
+	var v [latHistory]float64
+	copy(v[:n], b.recent[:n])
+	s := v[:n]
+	slices.Sort(s)
+	return s[int(latQuantile*float64(n-1))]
+}
+
+func (b *baseline) pushRecent(p95 float64) {
+	b.recent[b.recentN%latHistory] = p95
+	b.recentN++
 }
 
 // lowVolume judges the windows with too few calls for the baseline above (fewer than min_calls):
@@ -179,6 +215,7 @@ type edgeSignal struct {
 	score         float64
 	kind          string // edge_errors, edge_latency, edge_log_errors
 	calls, errs   int64
+	since         int64 // start of the first window of a persistent signal (0: this window)
 }
 
 func (s *edgeSignal) describe(callee string) string {
@@ -224,6 +261,7 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 		}
 	}
 	var rate float64
+	latOff := false
 	judged := w.Calls >= c.MinCalls
 	if judged {
 		rate = float64(w.Errors) / float64(w.Calls)
@@ -245,8 +283,20 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 		if w.P95 > 0 && b.latN >= c.BaselineWarmup && b.latN > 0 {
 			inc := w.P95 - b.p95
 			ratio := w.P95 / math.Max(b.p95, 1)
-			if ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev {
-				consider(&edgeSignal{caller: w.Client, p95: w.P95, baseP95: b.p95, kind: "edge_latency",
+			// Above the EWMA baseline, and above what recent windows (bursts included) reached.
+			usual := b.recentQuantile()
+			off := ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev && w.P95 >= usual*c.LatencyFactor/2
+			latOff = off
+			if off {
+				if b.latRun == 0 {
+					b.latStart = w.WindowStart
+				}
+				b.latRun++
+			} else {
+				b.latRunEnded, b.latRun = b.latRun, 0
+			}
+			if off && b.latRun >= c.LatencyPersistence {
+				consider(&edgeSignal{caller: w.Client, p95: w.P95, baseP95: b.p95, kind: "edge_latency", since: b.latStart,
 					score: 0.5 + 0.5*clamp01((ratio-c.LatencyFactor)/(3*c.LatencyFactor)), calls: w.Calls, errs: w.Errors})
 			}
 		}
@@ -262,17 +312,31 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 		}
 	}
 	alpha := c.BaselineAlpha
-	if best != nil {
+	if best != nil || latOff {
 		if !warm {
 			return best // a faulty start must not become the baseline
 		}
-		alpha /= 10
+		alpha /= 10 // an off window (persistent or not yet) moves the baseline ten times slower
 	}
 	if judged {
 		ewma(&b.errRate, &b.errDev, rate, alpha, b.n == 0)
 		if w.P95 > 0 {
 			ewma(&b.p95, &b.p95Dev, w.P95, alpha, b.latN == 0)
 			b.latN++
+			if warm {
+				switch {
+				case latOff:
+					if k := b.latRun - 1; k >= 0 && k < len(b.runVals) {
+						b.runVals[k] = w.P95
+					}
+				default:
+					for k := range min(b.latRunEnded, len(b.runVals)) {
+						b.pushRecent(b.runVals[k])
+					}
+					b.latRunEnded = 0
+					b.pushRecent(w.P95)
+				}
+			}
 		}
 		b.n++
 	}
