@@ -108,6 +108,7 @@ eval:
 	$(GO) run ./cmd/evalanomaly -data $(DATA)
 	$(GO) run ./cmd/evalrca -n 36
 	$(GO) run ./cmd/evalrca -low-traffic -n 12
+	$(GO) run ./cmd/evalrca -realistic -n 12
 	$(GO) run ./cmd/evalreal -data $(DATA)/nezha-tt-0130
 
 clean:
