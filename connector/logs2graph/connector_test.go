@@ -237,13 +237,13 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
 	// The first batch starts event time: a progress record says that the windows before it are
 	// complete (there were none).
-	require.Equal(t, 1, len(noServices(p.edges)))
+	require.Len(t, noServices(p.edges), 1)
 	require.Equal(t, eventProgress, noServices(p.edges)[0].EventName())
 	assert.Less(t, progressEnds(p.edges)[0], t0.UnixNano())
 	// Calls 40 s later in event time close the first window [0, 15 s) (end + lateness <= 40 s),
 	// in the same call: no tick is needed.
 	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(2, 40*time.Second, false)...)))
-	require.Equal(t, 5, len(noServices(p.edges)))
+	require.Len(t, noServices(p.edges), 5)
 	assert.Equal(t, 3, countEvents(p.edges, eventService), "the own time of frontend, checkout and payment in the window")
 	recs := noServices(p.edges)[1:]
 	for _, lr := range recs[:3] {
@@ -259,7 +259,7 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	assert.Equal(t, t0.UnixNano(), start.Int(), "the progress record carries the last closed window's start")
 	assert.Equal(t, t0.Add(15*time.Second).UnixNano(), progressEnds(p.edges)[1])
 	p.tickOnce(t)
-	assert.Equal(t, 5, len(noServices(p.edges)), "a tick emits nothing more while the input is not idle")
+	assert.Len(t, noServices(p.edges), 5, "a tick emits nothing more while the input is not idle")
 
 	// The input stops. After idle_advance of wall clock, event time follows the wall clock: the
 	// empty window [15 s, 30 s) closes (a progress record alone), then the window of the second
@@ -267,11 +267,11 @@ func TestFlushLoopEmitsClosedWindowsAndIdleAdvance(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		p.tickOnce(t)
 	}
-	assert.Equal(t, 5, len(noServices(p.edges)), "not idle long enough")
+	assert.Len(t, noServices(p.edges), 5, "not idle long enough")
 	for i := 0; countEvents(p.edges, eventEdge) == 3 && i < 100; i++ {
 		p.tickOnce(t)
 	}
-	require.Equal(t, 10, len(noServices(p.edges)))
+	require.Len(t, noServices(p.edges), 10)
 	recs = noServices(p.edges)[1:]
 	assert.Equal(t, eventProgress, recs[4].EventName())
 	start, _ = recs[5].Attributes().Get(attrWindowStart)

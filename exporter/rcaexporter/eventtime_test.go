@@ -168,9 +168,7 @@ func batchEdges(in []arrival, n int) []arrival {
 			held = held[:0]
 		}
 	}
-	for _, h := range held {
-		out = append(out, h)
-	}
+	out = append(out, held...)
 	return out
 }
 

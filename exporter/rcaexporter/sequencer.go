@@ -164,15 +164,16 @@ func (s *sequencer) advance(w int64) []incident.Incident {
 		out = append(out, s.engine.Advance(end-step)...)
 		j := i
 		for ; j < len(s.pending) && s.pending[j].t <= end; j++ {
-			if ev := &s.pending[j]; ev.edge {
+			switch ev := &s.pending[j]; {
+			case ev.edge:
 				s.engine.AddEdge(ev.w)
-			} else if ev.svc {
+			case ev.svc:
 				s.engine.AddServiceWindow(ev.sw)
-			} else if ev.metric {
+			case ev.metric:
 				if s.metrics != nil {
 					s.metrics.apply(s.engine, ev.ms)
 				}
-			} else {
+			default:
 				s.engine.AddAnomaly(ev.a)
 			}
 		}

@@ -81,8 +81,9 @@ func exceptionClass(s string) string {
 
 func classChars(w string) bool {
 	for i := 0; i < len(w); i++ {
-		c := w[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '$' || c == '_') {
+		switch c := w[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '$', c == '_':
+		default:
 			return false
 		}
 	}

@@ -166,19 +166,19 @@ type resource struct {
 
 // group accumulates the points of one metric that share time, service, pod and container.
 type group struct {
-	on                 bool
-	t                  int64
-	svc, pod, ctr      string
-	level              float64
-	n                  int
-	calls, errs        float64
-	errInfo            bool
-	latSum, latN       float64
-	buckets            []float64
-	nb                 int
-	bounds             pcommon.Float64Slice
-	bucketsOK          bool
-	bucketsN, bucketsT float64 // requests in the merged buckets
+	on            bool
+	t             int64
+	svc, pod, ctr string
+	level         float64
+	n             int
+	calls, errs   float64
+	errInfo       bool
+	latSum, latN  float64
+	buckets       []float64
+	nb            int
+	bounds        pcommon.Float64Slice
+	bucketsOK     bool
+	bucketsN      float64 // requests in the merged buckets
 }
 
 // Converter turns pmetric.Metrics into samples. Not goroutine-safe.

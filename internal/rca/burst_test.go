@@ -15,6 +15,7 @@ import (
 // of 20x every 12 windows (a load generator), and from window `from` a lasting change to
 // `faultP95`.
 func burstRun(t *testing.T, from int, faultP95 float64) []incident.Incident {
+	t.Helper()
 	s := newSim(t, nil)
 	const win = 15 * sec
 	var out []incident.Incident

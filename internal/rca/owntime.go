@@ -55,7 +55,8 @@ func (s *ownSeries) baseline(scratch []float64) (med, mad float64, ok bool) {
 	if len(s.vals) < ownWarmup {
 		return 0, 0, false
 	}
-	v := append(scratch[:0], s.vals...)
+	scratch = append(scratch[:0], s.vals...)
+	v := scratch
 	slices.Sort(v)
 	med = v[len(v)/2]
 	for i := range v {

@@ -305,7 +305,7 @@ func TestLowVolumeConfig(t *testing.T) {
 	} {
 		c := DefaultConfig()
 		mut(&c)
-		assert.Error(t, c.Validate())
+		require.Error(t, c.Validate())
 	}
 	require.NoError(t, DefaultConfig().Validate())
 }

@@ -5,7 +5,6 @@ package llmanomalyprocessor // import "github.com/otelcol-aiops/otelcol-aiops/pr
 
 import (
 	"context"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -228,26 +227,4 @@ func serviceName(res pcommon.Resource) string {
 		return v.AsString()
 	}
 	return ""
-}
-
-// resourceKey identifies a resource: a hash of its attributes (order-insensitive) and schema URL.
-type resourceKey uint64
-
-func newResourceKey(rl plog.ResourceLogs) resourceKey {
-	attrs := rl.Resource().Attributes()
-	keys := make([]string, 0, attrs.Len())
-	for k := range attrs.All() {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	h := fnv.New64a()
-	for _, k := range keys {
-		v, _ := attrs.Get(k)
-		_, _ = h.Write([]byte(k))
-		_, _ = h.Write([]byte{0})
-		_, _ = h.Write([]byte(v.AsString()))
-		_, _ = h.Write([]byte{byte(v.Type()), 0})
-	}
-	_, _ = h.Write([]byte(rl.SchemaUrl()))
-	return resourceKey(h.Sum64())
 }
