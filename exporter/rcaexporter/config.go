@@ -80,6 +80,17 @@ type IncidentsConfig struct {
 	EdgeTTL time.Duration `mapstructure:"edge_ttl"`
 	// KnowledgeBaseSize bounds the past incidents kept for similarity search.
 	KnowledgeBaseSize int `mapstructure:"knowledge_base_size"`
+	// InternalEdgesOpen lets a latency or error anomaly of a busy internal edge open an incident
+	// by itself (by default only entry edges, services' own signals and quiet edges do).
+	InternalEdgesOpen bool `mapstructure:"internal_edges_open"`
+	// LatencyPersistence is the number of consecutive off windows of a busy edge's latency
+	// before it is an anomaly.
+	LatencyPersistence int `mapstructure:"latency_persistence"`
+	// OwnTimeFactor and OwnTimePersistence: a service's own time (or egress time) is an anomaly
+	// when it is at least OwnTimeFactor times its recent median for OwnTimePersistence windows
+	// in a row (0 disables own-time anomalies).
+	OwnTimeFactor      float64 `mapstructure:"own_time_factor"`
+	OwnTimePersistence int     `mapstructure:"own_time_persistence"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -133,18 +144,26 @@ func (cfg *Config) engineConfig() rca.Config {
 	c.QuietPeriod = in.QuietPeriod
 	c.EdgeTTL = in.EdgeTTL
 	c.KnowledgeBaseSize = in.KnowledgeBaseSize
+	c.InternalEdgesOpen = in.InternalEdgesOpen
+	c.LatencyPersistence = in.LatencyPersistence
+	c.OwnTimeFactor = in.OwnTimeFactor
+	c.OwnTimePersistence = in.OwnTimePersistence
 	return c
 }
 
 func defaultIncidentsConfig() IncidentsConfig {
 	c := rca.DefaultConfig()
 	return IncidentsConfig{
-		OpenThreshold:     c.OpenThreshold,
-		OpenWindow:        c.OpenWindow,
-		CorrelationWindow: c.CorrelationWindow,
-		MaxHops:           c.MaxHops,
-		QuietPeriod:       c.QuietPeriod,
-		EdgeTTL:           c.EdgeTTL,
-		KnowledgeBaseSize: c.KnowledgeBaseSize,
+		OpenThreshold:      c.OpenThreshold,
+		OpenWindow:         c.OpenWindow,
+		CorrelationWindow:  c.CorrelationWindow,
+		MaxHops:            c.MaxHops,
+		QuietPeriod:        c.QuietPeriod,
+		EdgeTTL:            c.EdgeTTL,
+		KnowledgeBaseSize:  c.KnowledgeBaseSize,
+		InternalEdgesOpen:  c.InternalEdgesOpen,
+		LatencyPersistence: c.LatencyPersistence,
+		OwnTimeFactor:      c.OwnTimeFactor,
+		OwnTimePersistence: c.OwnTimePersistence,
 	}
 }
