@@ -63,6 +63,7 @@ go-test:
 dist-test: build
 	$(DIST) validate --config testdata/demo/config.yaml
 	$(DIST) validate --config testdata/demo/files-config.yaml
+	$(DIST) validate --config testdata/metrics/config.yaml
 
 ## e2e: the built collector receives a simulated fault over OTLP and must name its root cause;
 ## then the same replay, run three times (twice alike, once at another speed with other request
