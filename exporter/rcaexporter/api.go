@@ -672,7 +672,7 @@ func (a *apiServer) applyAlerts(ctx context.Context, plans []*alertPlan, p *webh
 		case pl.inc != nil:
 			inc := pl.inc
 			decorate(inc, pl.id, out, &p.Alerts[out.Index])
-			sig := resultSignature(inc)
+			sig := rca.Signature(inc)
 			if prev := lookup(pl.id); prev != nil {
 				if prev.sig == sig {
 					inc.Version = prev.inc.Version
@@ -794,24 +794,4 @@ func alertIncidentID(al *webhookAlert, starts time.Time) string {
 	}
 	_, _ = fmt.Fprintf(h, "\x00%d", starts.UnixNano())
 	return fmt.Sprintf("%016x", h.Sum64())
-}
-
-// resultSignature changes when what an SRE acts on changes: root cause, severity, affected
-// services, the top three candidates.
-func resultSignature(inc *incident.Incident) string {
-	var b strings.Builder
-	b.WriteString(inc.RootCauseService)
-	b.WriteByte('|')
-	b.WriteString(string(inc.Severity))
-	b.WriteByte('|')
-	b.WriteString(strings.Join(inc.AffectedServices, ","))
-	b.WriteByte('|')
-	for i, c := range inc.Candidates {
-		if i == 3 {
-			break
-		}
-		b.WriteString(c.Service)
-		b.WriteByte(',')
-	}
-	return b.String()
 }

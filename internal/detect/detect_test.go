@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 )
 
 const (
@@ -530,7 +532,7 @@ func TestLateAndOutOfOrder(t *testing.T) {
 	f.obs(t0+58*mn, "a", 9, "")
 	assert.Equal(t, uint64(0), d.Stats().Late)
 	p := d.tpls["a"]
-	assert.Equal(t, uint32(6), p.ring[mod(floorDiv(t0+58*mn, int64(time.Minute)), int64(len(p.ring)))])
+	assert.Equal(t, uint32(6), p.ring[eventtime.Mod(eventtime.FloorDiv(t0+58*mn, int64(time.Minute)), int64(len(p.ring)))])
 	// Older than watermark - lateness: late, not counted in any bucket.
 	before := append([]uint32(nil), p.ring...)
 	f.obs(t0+50*mn, "a", 9, "")

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 )
 
 // Event is one record as seen by the detectors.
@@ -249,7 +251,7 @@ func (d *Detector) Observe(ev *Event) Verdict {
 			tp.count++
 		}
 		if d.haveTime && cfg.Rate.Bucket > 0 {
-			if b := floorDiv(t, int64(cfg.Rate.Bucket)); tp.activeBuckets == 0 || b != tp.lastActive {
+			if b := eventtime.FloorDiv(t, int64(cfg.Rate.Bucket)); tp.activeBuckets == 0 || b != tp.lastActive {
 				tp.lastActive = b
 				if tp.activeBuckets < math.MaxUint32 {
 					tp.activeBuckets++
@@ -435,24 +437,6 @@ func (d *Detector) tplMoveFront(p *tpl) {
 	}
 	d.tplUnlink(p)
 	d.tplPushFront(p)
-}
-
-// floorDiv divides rounding towards negative infinity.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// mod returns a non-negative a mod n.
-func mod(a, n int64) int64 {
-	m := a % n
-	if m < 0 {
-		m += n
-	}
-	return m
 }
 
 // subSat returns a-b saturated to the int64 range.

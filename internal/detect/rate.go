@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mathext"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 )
 
 // advanceRing moves a bucket ring whose newest bucket is *head forward to
@@ -22,7 +24,7 @@ func advanceRing(ring []uint32, head *int64, bi int64) bool {
 			clear(ring)
 		} else {
 			for i := int64(0); i < gap; i++ {
-				ring[mod(bi-i, n)] = 0
+				ring[eventtime.Mod(bi-i, n)] = 0
 			}
 		}
 		*head = bi
@@ -47,7 +49,7 @@ func (d *Detector) baseline(ring []uint32, bi int64, h int) (med, mad, sum, hi f
 	n := int64(len(ring))
 	xs := d.scratch[:h]
 	for i := 0; i < h; i++ {
-		xs[i] = float64(ring[mod(bi-1-int64(i), n)])
+		xs[i] = float64(ring[eventtime.Mod(bi-1-int64(i), n)])
 		sum += xs[i]
 	}
 	slices.Sort(xs)
@@ -67,7 +69,7 @@ func (d *Detector) svcBaseline(bi int64) float64 {
 		n := int64(len(d.svcRing))
 		var s uint64
 		for i := int64(1); i <= int64(d.cfg.Rate.History); i++ {
-			s += uint64(d.svcRing[mod(bi-i, n)])
+			s += uint64(d.svcRing[eventtime.Mod(bi-i, n)])
 		}
 		d.svcBaseSum = s
 		d.svcBaseAt = bi
@@ -77,13 +79,13 @@ func (d *Detector) svcBaseline(bi int64) float64 {
 
 // countService counts an on-time record in the service's rate bucket.
 func (d *Detector) countService(t int64) {
-	bi := floorDiv(t, d.rateBucket)
+	bi := eventtime.FloorDiv(t, d.rateBucket)
 	if d.svcRing == nil {
 		d.svcRing = make([]uint32, d.rateRing)
 		d.svcHead = noBucket
 	}
 	if advanceRing(d.svcRing, &d.svcHead, bi) {
-		incSat(d.svcRing, mod(bi, int64(len(d.svcRing))))
+		incSat(d.svcRing, eventtime.Mod(bi, int64(len(d.svcRing))))
 	}
 }
 
@@ -104,7 +106,7 @@ func median(sorted []float64) float64 {
 // the previous bucket was far below the baseline).
 func (d *Detector) observeRate(p *tpl, t int64, boost float64, c *candidate) {
 	cfg := &d.cfg.Rate
-	bi := floorDiv(t, d.rateBucket)
+	bi := eventtime.FloorDiv(t, d.rateBucket)
 	if p.ring == nil {
 		p.ring = make([]uint32, d.rateRing)
 		p.head = noBucket
@@ -119,7 +121,7 @@ func (d *Detector) observeRate(p *tpl, t int64, boost float64, c *candidate) {
 		p.first = bi
 	}
 	n := int64(len(p.ring))
-	cnt := float64(incSat(p.ring, mod(bi, n)))
+	cnt := float64(incSat(p.ring, eventtime.Mod(bi, n)))
 	h := cfg.History
 
 	// Drop: judged once per bucket, on the first record of a later bucket.
@@ -127,7 +129,7 @@ func (d *Detector) observeRate(p *tpl, t int64, boost float64, c *candidate) {
 		pb := bi - 1
 		if pb-p.first >= int64(cfg.MinHistory) && p.dropAlerted != pb {
 			med, mad, _, _ := d.baseline(p.ring, pb, h)
-			prev := float64(p.ring[mod(pb, n)])
+			prev := float64(p.ring[eventtime.Mod(pb, n)])
 			// For drops the Poisson term is left out of the scale: a
 			// fall to a fifth of a rate of at least 10 per bucket is
 			// already very unlikely under Poisson noise; only the
@@ -171,7 +173,7 @@ func (d *Detector) observeRate(p *tpl, t int64, boost float64, c *candidate) {
 	// baseline share; a spike must exceed it by spike_factor as well.
 	if d.svcRing != nil {
 		if others := d.svcBaseline(bi) - p.baseSum; others > 0 {
-			cur := float64(d.svcRing[mod(bi, int64(len(d.svcRing)))]) - cnt
+			cur := float64(d.svcRing[eventtime.Mod(bi, int64(len(d.svcRing)))]) - cnt
 			if expected := p.baseSum / others * cur; cnt < cfg.SpikeFactor*expected {
 				return
 			}
@@ -187,7 +189,7 @@ func (d *Detector) observeRate(p *tpl, t int64, boost float64, c *candidate) {
 // expectation from the baseline period before that window.
 func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 	cfg := &d.cfg.ErrorBurst
-	bi := floorDiv(t, d.ebSub)
+	bi := eventtime.FloorDiv(t, d.ebSub)
 	if d.ebRing == nil {
 		d.ebRing = make([]uint32, d.ebRingLen())
 		d.ebHead = noBucket
@@ -197,12 +199,12 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 		return
 	}
 	n := int64(len(d.ebRing))
-	incSat(d.ebRing, mod(bi, n))
+	incSat(d.ebRing, eventtime.Mod(bi, n))
 
 	var kShort, kLong uint64
 	span := max(d.ebWin, d.ebLong)
 	for i := int64(0); i < span; i++ {
-		v := uint64(d.ebRing[mod(bi-i, n)])
+		v := uint64(d.ebRing[eventtime.Mod(bi-i, n)])
 		if i < d.ebWin {
 			kShort += v
 		}
@@ -249,7 +251,7 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 // ending at bucket end, limited to the time the service has been observed;
 // it returns the sum and the number of buckets covered.
 func (d *Detector) ebBaseline(end int64) (uint64, int64) {
-	covered := end - floorDiv(d.firstTime, d.ebSub) + 1
+	covered := end - eventtime.FloorDiv(d.firstTime, d.ebSub) + 1
 	covered = min(covered, d.ebBase)
 	if covered <= 0 {
 		return 0, 0
@@ -257,7 +259,7 @@ func (d *Detector) ebBaseline(end int64) (uint64, int64) {
 	n := int64(len(d.ebRing))
 	var s uint64
 	for i := int64(0); i < covered; i++ {
-		s += uint64(d.ebRing[mod(end-i, n)])
+		s += uint64(d.ebRing[eventtime.Mod(end-i, n)])
 	}
 	return s, covered
 }

@@ -188,7 +188,7 @@ func (s *Store) Restore(data []byte, wall int64) (discarded bool, err error) {
 		d.watermark, d.closedUpTo, discarded = 0, math.MinInt64, true
 	}
 	if d.watermark > 0 && d.closedUpTo != math.MinInt64 {
-		d.closedUpTo = min(d.closedUpTo, floorDiv(d.watermark, s.interval)*s.interval+s.interval)
+		d.closedUpTo = min(d.closedUpTo, eventtime.FloorDiv(d.watermark, s.interval)*s.interval+s.interval)
 	}
 	s.apply(d)
 	return discarded, nil

@@ -472,7 +472,7 @@ func (s *Store) addSpan(sp *Span, hs, hp uint64) {
 		}
 	}
 	e.flags |= fReal
-	s.pendWin[floorDiv(e.end, s.interval)*s.interval]++
+	s.pendWin[eventtime.FloorDiv(e.end, s.interval)*s.interval]++
 	if sp.Error {
 		e.flags |= fError
 	}
@@ -620,7 +620,7 @@ func (s *Store) Flush() []Window {
 	limit := s.closeLimit()
 	out := s.closeWindows(limit)
 	if s.watermark > 0 {
-		s.closedUpTo = max(s.closedUpTo, floorDiv(limit, s.interval)*s.interval)
+		s.closedUpTo = max(s.closedUpTo, eventtime.FloorDiv(limit, s.interval)*s.interval)
 	}
 	s.gc()
 	return out
@@ -636,7 +636,7 @@ func (s *Store) FlushAll() []Window {
 	}
 	out := s.closeWindows(math.MaxInt64)
 	if s.watermark > 0 {
-		s.closedUpTo = max(s.closedUpTo, floorDiv(s.watermark, s.interval)*s.interval+s.interval)
+		s.closedUpTo = max(s.closedUpTo, eventtime.FloorDiv(s.watermark, s.interval)*s.interval+s.interval)
 	}
 	s.gc()
 	return out
@@ -1307,14 +1307,6 @@ func (s *Store) gc() {
 
 // --- windows ---
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
 func satSub(a, b int64) int64 {
 	if b > 0 && a < math.MinInt64+b {
 		return math.MinInt64
@@ -1336,7 +1328,7 @@ func (s *Store) closeLimit() int64 {
 
 // unpend forgets a pending real span ending at end.
 func (s *Store) unpend(end int64) {
-	w := floorDiv(end, s.interval) * s.interval
+	w := eventtime.FloorDiv(end, s.interval) * s.interval
 	if s.pendWin[w]--; s.pendWin[w] <= 0 {
 		delete(s.pendWin, w)
 	}
@@ -1355,7 +1347,7 @@ func (s *Store) windowStart(t int64) int64 {
 // windowOf is the start of t's window, or of the first open window if t's is closed (late). A
 // window is open until a Flush emits it.
 func (s *Store) windowOf(t int64) (int64, bool) {
-	st := floorDiv(t, s.interval) * s.interval
+	st := eventtime.FloorDiv(t, s.interval) * s.interval
 	if st < s.closedUpTo {
 		return s.closedUpTo, true
 	}
@@ -1412,7 +1404,7 @@ func (s *Store) addOwnTime(n int32, end, self int64, egress, failed bool) {
 	// The span's own window unless a Flush has already emitted it: its expiry (its end plus
 	// PendingTTL, within AllowedLateness) is never later than its window's close in event time,
 	// even when one batch moved the watermark past both.
-	st := max(floorDiv(end, s.interval)*s.interval, s.closedUpTo)
+	st := max(eventtime.FloorDiv(end, s.interval)*s.interval, s.closedUpTo)
 	ow := s.openWin(st)
 	name := s.nodes[n].name
 	sw := ow.svcs[name]

@@ -253,7 +253,7 @@ func (d *Detector) add(s *Sample, out []Evidence) []Evidence {
 	}
 	d.clock.Observe(s.Service, s.Time)
 	out = d.closeWindows(out)
-	b := floorDiv(s.Time, d.period)
+	b := eventtime.FloorDiv(s.Time, d.period)
 	if b <= d.closed {
 		d.stats.Late++
 		return out
@@ -268,7 +268,7 @@ func (d *Detector) add(s *Sample, out []Evidence) []Evidence {
 		return out
 	}
 	sr.lastSeen = max(sr.lastSeen, s.Time)
-	w := &sr.win[mod(b, int64(d.ring))]
+	w := &sr.win[eventtime.Mod(b, int64(d.ring))]
 	if w.b != b {
 		w.b, w.t = b, s.Time
 		sr.open++
@@ -363,7 +363,7 @@ func (d *Detector) closeWindows(out []Evidence) []Evidence {
 	if wm <= 0 {
 		return out
 	}
-	target := floorDiv(wm-d.lateness, d.period) - 1
+	target := eventtime.FloorDiv(wm-d.lateness, d.period) - 1
 	if d.closed == noBucket {
 		d.closed = target
 		return out
@@ -390,7 +390,7 @@ var fleetKinds = [...]Kind{KindCPU, KindLatency}
 func (d *Detector) judgeWindow(b int64, ss []*series, out []Evidence) []Evidence {
 	pts := d.pts[:0]
 	for _, sr := range ss {
-		w := &sr.win[mod(b, int64(d.ring))]
+		w := &sr.win[eventtime.Mod(b, int64(d.ring))]
 		if w.b != b {
 			continue
 		}
@@ -731,20 +731,4 @@ func quantile(sorted []float64, q float64) float64 {
 		return sorted[len(sorted)-1]
 	}
 	return sorted[i] + (sorted[i+1]-sorted[i])*(x-float64(i))
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-func mod(a, n int64) int64 {
-	m := a % n
-	if m < 0 {
-		m += n
-	}
-	return m
 }

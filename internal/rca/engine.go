@@ -620,7 +620,7 @@ func (e *Engine) Advance(now int64) []incident.Incident {
 			out = append(out, cloneIncident(&inc.out))
 			continue
 		}
-		sig := signature(&inc.out)
+		sig := Signature(&inc.out)
 		if sig == inc.sig {
 			continue
 		}
@@ -644,7 +644,9 @@ func (e *Engine) Advance(now int64) []incident.Incident {
 	return out
 }
 
-func signature(inc *incident.Incident) string {
+// Signature changes when what an SRE acts on changes: root cause, severity, affected services,
+// the top three candidates. A new incident version is emitted only when it changes.
+func Signature(inc *incident.Incident) string {
 	var b strings.Builder
 	b.WriteString(inc.RootCauseService)
 	b.WriteByte('|')
