@@ -12,26 +12,21 @@
 package main
 
 import (
-	"bufio"
-	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/loghub"
 )
 
-// hdfsBlockRegex is the session key expression for HDFS: the block id.
-const hdfsBlockRegex = `blk_-?\d+`
 
 func main() {
 	data := flag.String("data", "../shared/data", "directory holding loghub2k/ and hdfs/")
@@ -130,25 +125,6 @@ func printRows(w io.Writer, rows []scoreRow) error {
 	return tw.Flush()
 }
 
-// severityNumber maps a level text to an OpenTelemetry severity number the
-// way a filelog severity parser with the default mapping would.
-func severityNumber(level string) int32 {
-	switch strings.ToUpper(level) {
-	case "TRACE":
-		return 1
-	case "DEBUG":
-		return 5
-	case "INFO":
-		return 9
-	case "WARN", "WARNING":
-		return 13
-	case "ERROR", "SEVERE":
-		return 17
-	case "FATAL", "FAILURE", "CRITICAL":
-		return 21
-	}
-	return 0
-}
 
 // typeTally counts flagged records (or units) by verdict type.
 type typeTally map[string]*[2]int // type -> [TP, FP]
@@ -193,50 +169,19 @@ func atLeastMedium(sev string) bool {
 
 // evalBGL feeds BGL_2k in file order as one service.
 func evalBGL(path string) ([]scoreRow, string, error) {
-	f, err := os.Open(path) //nolint:gosec // G304: the data path given on the command line is the input
+	rows, err := loghub.ReadBGL(path)
 	if err != nil {
 		return nil, "", err
-	}
-	defer func() { _ = f.Close() }() // read-only
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[h] = i
-	}
-	for _, need := range []string{"Label", "Timestamp", "Time", "Level", "Content", "Node"} {
-		if _, ok := col[need]; !ok {
-			return nil, "", fmt.Errorf("%s: no %s column", path, need)
-		}
 	}
 	type line struct {
 		rec   analyzer.Record
 		alert bool
 	}
-	var lines []line
-	for {
-		row, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
-		}
-		ts, err := bglTime(row[col["Timestamp"]], row[col["Time"]])
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
-		}
+	lines := make([]line, 0, len(rows))
+	for _, r := range rows {
 		lines = append(lines, line{
-			rec: analyzer.Record{
-				Service:        "bgl",
-				Message:        row[col["Content"]],
-				Time:           ts,
-				SeverityNumber: severityNumber(row[col["Level"]]),
-			},
-			alert: row[col["Label"]] != "-",
+			rec:   analyzer.Record{Service: "bgl", Message: r.Content, Time: r.Time, SeverityNumber: contract.SeverityFromText(r.Level)},
+			alert: r.Alert,
 		})
 	}
 	a, err := analyzer.New(analyzer.DefaultConfig())
@@ -278,42 +223,19 @@ func evalBGL(path string) ([]scoreRow, string, error) {
 	return []scoreRow{all, med}, detail, nil
 }
 
-// bglTime combines the unix-seconds Timestamp column with the microseconds
-// of the Time column (2005-06-03-15.42.50.675872).
-func bglTime(unixSec, clock string) (int64, error) {
-	sec, err := strconv.ParseInt(unixSec, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad Timestamp %q", unixSec)
-	}
-	var micros int64
-	if i := strings.LastIndexByte(clock, '.'); i >= 0 {
-		if v, err := strconv.ParseInt(clock[i+1:], 10, 64); err == nil && v >= 0 && v < 1e6 && len(clock)-i-1 == 6 {
-			micros = v
-		}
-	}
-	return sec*1e9 + micros*1e3, nil
-}
-
 // evalHDFS feeds the HDFS_v1 2% sample in file order as one service with
 // the block id as session key.
 func evalHDFS(logPath, labelPath string) ([]scoreRow, string, error) {
-	labels, err := readHDFSLabels(labelPath)
+	labels, err := loghub.ReadHDFSLabels(labelPath)
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := os.Open(logPath) //nolint:gosec // G304: the data path given on the command line is the input
-	if err != nil {
-		return nil, "", err
-	}
-	defer func() { _ = f.Close() }() // read-only
-
 	cfg := analyzer.DefaultConfig()
-	cfg.SessionRegex = hdfsBlockRegex
+	cfg.SessionRegex = loghub.HDFSBlockRegex
 	a, err := analyzer.New(cfg)
 	if err != nil {
 		return nil, "", err
 	}
-	blockRe := regexp.MustCompile(hdfsBlockRegex)
 
 	flagged := map[string]bool{}    // block -> any record flagged
 	flaggedMed := map[string]bool{} // block -> any record flagged >= Medium
@@ -321,24 +243,17 @@ func evalHDFS(logPath, labelPath string) ([]scoreRow, string, error) {
 	seen := map[string]bool{}
 	var res analyzer.Result
 	var rec analyzer.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var n int
 	var elapsed time.Duration
-	for sc.Scan() {
-		ln := sc.Text()
-		ts, level, content, ok := parseHDFSLine(ln)
-		if !ok {
-			return nil, "", fmt.Errorf("%s: unparsable line %q", logPath, ln)
-		}
-		rec = analyzer.Record{Service: "hdfs", Message: content, Time: ts, SeverityNumber: severityNumber(level)}
+	err = loghub.ReadHDFS(logPath, func(l loghub.Line) {
+		rec = analyzer.Record{Service: "hdfs", Message: l.Content, Time: l.Time, SeverityNumber: contract.SeverityFromText(l.Level)}
 		t0 := time.Now()
 		a.Analyze(&rec, &res)
 		elapsed += time.Since(t0)
 		n++
-		blk := blockRe.FindString(content)
+		blk := l.Block
 		if blk == "" {
-			continue
+			return
 		}
 		seen[blk] = true
 		if dump && res.Verdict.Detected {
@@ -353,8 +268,8 @@ func evalHDFS(logPath, labelPath string) ([]scoreRow, string, error) {
 				flaggedMed[blk] = true
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	all := scoreRow{dataset: "HDFS", unit: "block", filter: "all", target: 0.90, recsPerSec: float64(n) / elapsed.Seconds()}
@@ -398,44 +313,3 @@ func evalHDFS(logPath, labelPath string) ([]scoreRow, string, error) {
 	return []scoreRow{all, med}, detail, nil
 }
 
-// parseHDFSLine parses "081109 203530 147 INFO dfs.DataNode$DataXceiver: content".
-func parseHDFSLine(ln string) (ts int64, level, content string, ok bool) {
-	f := strings.SplitN(ln, " ", 6)
-	if len(f) < 6 {
-		return 0, "", "", false
-	}
-	t, err := time.ParseInLocation("060102 150405", f[0]+" "+f[1], time.UTC)
-	if err != nil {
-		return 0, "", "", false
-	}
-	level = f[3]
-	rest := f[5]
-	// f[4] is the component ending with ':'; the content follows.
-	if !strings.HasSuffix(f[4], ":") {
-		return 0, "", "", false
-	}
-	return t.UnixNano(), level, rest, true
-}
-
-func readHDFSLabels(path string) (map[string]bool, error) {
-	f, err := os.Open(path) //nolint:gosec // G304: the data path given on the command line is the input
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }() // read-only
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(rows) < 1 || len(rows[0]) < 2 || rows[0][0] != "BlockId" || rows[0][1] != "Label" {
-		return nil, fmt.Errorf("%s: unexpected header", path)
-	}
-	labels := make(map[string]bool, len(rows)-1)
-	for _, r := range rows[1:] {
-		if len(r) < 2 {
-			return nil, fmt.Errorf("%s: short row", path)
-		}
-		labels[r[0]] = r[1] == "Anomaly"
-	}
-	return labels, nil
-}

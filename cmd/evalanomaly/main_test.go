@@ -5,7 +5,6 @@ package main
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -19,24 +18,4 @@ func TestPRF(t *testing.T) {
 	assert.Zero(t, p)
 	assert.Zero(t, r)
 	assert.Zero(t, f)
-}
-
-func TestParseHDFSLine(t *testing.T) {
-	ts, level, content, ok := parseHDFSLine("081109 203530 147 INFO dfs.DataNode$DataXceiver: Receiving block blk_-1 src: /10.0.0.1:1 dest: /10.0.0.2:2")
-	assert.True(t, ok)
-	assert.Equal(t, time.Date(2008, 11, 9, 20, 35, 30, 0, time.UTC).UnixNano(), ts)
-	assert.Equal(t, "INFO", level)
-	assert.Equal(t, "Receiving block blk_-1 src: /10.0.0.1:1 dest: /10.0.0.2:2", content)
-
-	for _, bad := range []string{"", "too short", "xx yy 1 INFO comp: msg", "081109 203530 147 INFO nocolon msg"} {
-		_, _, _, ok := parseHDFSLine(bad)
-		assert.False(t, ok, bad)
-	}
-}
-
-func TestSeverityNumber(t *testing.T) {
-	assert.Equal(t, int32(9), severityNumber("INFO"))
-	assert.Equal(t, int32(13), severityNumber("WARNING"))
-	assert.Equal(t, int32(17), severityNumber("ERROR"))
-	assert.Equal(t, int32(21), severityNumber("FATAL"))
 }
