@@ -27,7 +27,6 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/loghub"
 )
 
-
 func main() {
 	data := flag.String("data", "../shared/data", "directory holding loghub2k/ and hdfs/")
 	only := flag.String("only", "", "run only one dataset: bgl or hdfs")
@@ -124,7 +123,6 @@ func printRows(w io.Writer, rows []scoreRow) error {
 	}
 	return tw.Flush()
 }
-
 
 // typeTally counts flagged records (or units) by verdict type.
 type typeTally map[string]*[2]int // type -> [TP, FP]
@@ -312,4 +310,3 @@ func evalHDFS(logPath, labelPath string) ([]scoreRow, string, error) {
 		tally.String() + statsText(a.Stats())
 	return []scoreRow{all, med}, detail, nil
 }
-
