@@ -1,0 +1,481 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package llmjudge decides which log windows are worth an LLM's judgement, asks in the
+// background, and remembers the verdicts per template pattern so that later records of the same
+// pattern carry them. It is pdata-free: the llm_anomaly processor feeds it analysed records in
+// event-time order and reads verdicts back.
+//
+// Nothing here blocks the caller: windows close in event time (per service, fixed length), a
+// cached verdict is applied at once, and a question that is not cached goes to a bounded queue
+// served by a bounded number of workers. What cannot be asked is counted by reason. A verdict
+// that arrives later is handed to OnVerdict (the processor turns it into a verdict record) and
+// applies to the records of its patterns analysed after it arrived.
+package llmjudge // import "github.com/otelcol-aiops/otelcol-aiops/internal/llmjudge"
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/llm"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/llmprompt"
+)
+
+// Sources of a verdict (anomaly.source on records and verdict records).
+const (
+	SourceLLM   = "llm"   // answered by the model for this window
+	SourceCache = "cache" // the same pattern's answer, from the cache
+)
+
+// Reasons a window is not asked (the `reason` attribute of the skipped metric). Budget and rate
+// skips are the client's outcomes (llm.OutcomeBudget, llm.OutcomeRate).
+const (
+	SkipSampling  = "sampling"   // a normal window outside the sample
+	SkipQueueFull = "queue_full" // every worker busy and the queue full
+	SkipInFlight  = "in_flight"  // the same question is already waiting or being asked
+	SkipShutdown  = "shutdown"   // still queued when the component stopped
+	SkipBudget    = "budget"     // money per day or tokens per minute spent
+	SkipRate      = "rate"       // calls per minute spent
+)
+
+// Results of a question (the `result` attribute of the verdicts metric).
+const (
+	ResultAnomaly     = "anomaly"      // the model says anomalous
+	ResultBenign      = "benign"       // the model says normal
+	ResultScreenedOut = "screened_out" // the screening model said normal or was not confident
+	ResultFailed      = "failed"       // no valid answer (timeout, errors, invalid JSON); statistical only
+)
+
+// Config of the judge.
+type Config struct {
+	// Window is the event-time length of a service's window (one question at most per window).
+	Window time.Duration
+	// SampleNormal is the fraction of windows without a statistical finding that are asked
+	// anyway. After a flagged window a service's rate is 1, then it halves with every window
+	// back to SampleNormal. The choice is a hash of service and window, so replays agree.
+	SampleNormal float64
+	// MinConfidence is the confidence a verdict needs to raise an anomaly on records the
+	// detectors left normal, or to mark their anomalies benign.
+	MinConfidence float64
+	// CanSuppress lets a confident benign verdict clear anomaly.detected (otherwise it is only
+	// marked benign).
+	CanSuppress bool
+	// ScreenMinConfidence: a screening answer must say anomalous with at least this confidence
+	// for the question to go on to the primary model.
+	ScreenMinConfidence float64
+	// MaxPatterns bounds the remembered verdicts (service and template); least recently used
+	// first out (counted).
+	MaxPatterns int
+	// VerdictTTL (event time): a verdict stops applying this long after its window ended.
+	VerdictTTL time.Duration
+	// MaxServices bounds the services with an open window; beyond it the least recent service's
+	// window is closed early.
+	MaxServices int
+	// QueueSize and Workers bound the questions waiting and in flight.
+	QueueSize int
+	Workers   int
+	// Limits of the window summaries.
+	Limits llmprompt.Limits
+}
+
+// Counters receives the judge's counts (the component's telemetry). Calls come from the
+// caller's goroutine and from the workers.
+type Counters interface {
+	Skipped(reason string)
+	Result(result string)
+	PatternsEvicted(n int)
+}
+
+// Verdict is one answer about one service window.
+type Verdict struct {
+	ID      string
+	Service string
+	Start   time.Time
+	End     time.Time
+	V       llmprompt.Verdict
+	Source  string // SourceLLM or SourceCache
+	Model   string
+	// Flagged says whether the detectors had flagged the window.
+	Flagged bool
+	// Templates are the patterns the verdict applies to (template ids).
+	Templates    []string
+	InputTokens  int
+	OutputTokens int
+	Cost         float64
+	// Confident says whether V.Confidence reached MinConfidence.
+	Confident bool
+}
+
+// Raises reports whether the verdict raises anomalies on its patterns' records that the
+// detectors left normal: only a verdict about a window the detectors did not flag (sampled)
+// does; a verdict about a flagged window confirms or describes the detectors' findings and
+// applies to the records they flag.
+func (v *Verdict) Raises() bool { return v.Confident && v.V.IsAnomaly && !v.Flagged }
+
+// Confirms reports whether the verdict confidently agrees with the detectors' findings.
+func (v *Verdict) Confirms() bool { return v.Confident && v.V.IsAnomaly && v.Flagged }
+
+// Benign reports whether the verdict marks its patterns normal.
+func (v *Verdict) Benign() bool { return v.Confident && !v.V.IsAnomaly }
+
+type svcWindow struct {
+	service string
+	k       int64 // window index: start = k * Window
+	b       *llmprompt.WindowBuilder
+	rate    float64
+	used    uint64 // recency for the MaxServices bound
+}
+
+type job struct {
+	w   llmprompt.Window
+	key string
+}
+
+// Judge is safe for one analysing goroutine (Add, Advance, Lookup) plus its own workers.
+type Judge struct {
+	cfg       Config
+	primary   *llm.Client
+	screening *llm.Client
+	redact    func(string) string
+	counters  Counters
+	onVerdict func(*Verdict)
+
+	// analysis goroutine only
+	windows map[string]*svcWindow
+	tick    uint64
+
+	mu       sync.Mutex
+	inflight map[string]struct{}
+	patterns *lru.Cache[string, *Verdict]
+
+	queue  chan job
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ctx    context.Context
+}
+
+// New returns a judge. primary is required; screening may be nil. onVerdict (may be nil) is
+// called from a worker for every answer that arrives after its window closed.
+func New(cfg Config, primary, screening *llm.Client, redact func(string) string, counters Counters, onVerdict func(*Verdict)) (*Judge, error) {
+	if primary == nil {
+		return nil, errors.New("llmjudge: a primary model is required")
+	}
+	if cfg.Window <= 0 || cfg.QueueSize <= 0 || cfg.Workers <= 0 || cfg.MaxPatterns <= 0 || cfg.MaxServices <= 0 {
+		return nil, errors.New("llmjudge: window, queue size, workers, max patterns and max services must be positive")
+	}
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
+	j := &Judge{
+		cfg: cfg, primary: primary, screening: screening, redact: redact, counters: counters,
+		onVerdict: onVerdict,
+		windows:   make(map[string]*svcWindow),
+		inflight:  make(map[string]struct{}),
+		queue:     make(chan job, cfg.QueueSize),
+	}
+	var err error
+	j.patterns, err = lru.NewWithEvict(cfg.MaxPatterns, func(string, *Verdict) { j.counters.PatternsEvicted(1) })
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// Start starts the workers.
+func (j *Judge) Start() {
+	j.ctx, j.cancel = context.WithCancel(context.Background())
+	for range j.cfg.Workers {
+		j.wg.Add(1)
+		go j.work()
+	}
+}
+
+// Stop cancels the questions in flight, counts the queued ones and waits for the workers.
+func (j *Judge) Stop() {
+	if j.cancel == nil {
+		return
+	}
+	j.cancel()
+	j.wg.Wait()
+	for {
+		select {
+		case jb := <-j.queue:
+			j.done(jb.key)
+			j.counters.Skipped(SkipShutdown)
+		default:
+			return
+		}
+	}
+}
+
+// Add adds one analysed record of service to its window, closing the window first when the
+// record belongs to a later one. Records of a service must come in event-time order.
+func (j *Judge) Add(service string, r *llmprompt.Record) {
+	k := eventtime.FloorDiv(r.Time.UnixNano(), int64(j.cfg.Window))
+	sw := j.windows[service]
+	if sw == nil {
+		sw = j.newWindow(service, k)
+	} else if k > sw.k {
+		j.close(sw)
+		sw.k = k
+	}
+	j.tick++
+	sw.used = j.tick
+	sw.b.Add(r)
+}
+
+func (j *Judge) newWindow(service string, k int64) *svcWindow {
+	if len(j.windows) >= j.cfg.MaxServices {
+		var oldest *svcWindow
+		for _, w := range j.windows {
+			if oldest == nil || w.used < oldest.used {
+				oldest = w
+			}
+		}
+		j.close(oldest)
+		delete(j.windows, oldest.service)
+	}
+	sw := &svcWindow{service: service, k: k, b: llmprompt.NewWindowBuilder(service, j.cfg.Limits, j.redact), rate: j.cfg.SampleNormal}
+	j.windows[service] = sw
+	return sw
+}
+
+// Advance closes every window that ends at or before frontier (event time), in service order.
+func (j *Judge) Advance(frontier time.Time) {
+	f := frontier.UnixNano()
+	var due []*svcWindow
+	for _, sw := range j.windows {
+		if sw.b.Len() > 0 && (sw.k+1)*int64(j.cfg.Window) <= f {
+			due = append(due, sw)
+		}
+	}
+	slices.SortFunc(due, func(a, b *svcWindow) int { return strings.Compare(a.service, b.service) })
+	for _, sw := range due {
+		j.close(sw)
+	}
+}
+
+// close decides about one finished window and resets it.
+func (j *Judge) close(sw *svcWindow) {
+	if sw.b.Len() == 0 {
+		return
+	}
+	w := sw.b.Window()
+	sw.b.Reset(sw.service)
+	flagged := w.Flagged()
+	if flagged {
+		sw.rate = 1
+	} else {
+		rate := sw.rate
+		sw.rate = max(j.cfg.SampleNormal, sw.rate/2)
+		if sampleUnit(sw.service, sw.k) >= rate {
+			j.counters.Skipped(SkipSampling)
+			return
+		}
+	}
+	key := llmprompt.CacheKey(w, j.primary.Model())
+	if res, ok := j.primary.Cached(taskVerdict, key); ok {
+		if v, err := llmprompt.ParseVerdict(res.Raw); err == nil {
+			vd := j.verdict(w, v, res, SourceCache)
+			j.apply(vd)
+			if j.onVerdict != nil && (vd.V.IsAnomaly || vd.Flagged) {
+				j.onVerdict(vd)
+			}
+			return
+		}
+	}
+	j.mu.Lock()
+	if _, busy := j.inflight[key]; busy {
+		j.mu.Unlock()
+		j.counters.Skipped(SkipInFlight)
+		return
+	}
+	j.inflight[key] = struct{}{}
+	j.mu.Unlock()
+	select {
+	case j.queue <- job{w: w, key: key}:
+	default:
+		j.done(key)
+		j.counters.Skipped(SkipQueueFull)
+	}
+}
+
+const (
+	taskVerdict = "verdict"
+	taskScreen  = "screen"
+)
+
+func (j *Judge) done(key string) {
+	j.mu.Lock()
+	delete(j.inflight, key)
+	j.mu.Unlock()
+}
+
+func (j *Judge) work() {
+	defer j.wg.Done()
+	for {
+		select {
+		case <-j.ctx.Done():
+			return
+		case jb := <-j.queue:
+			j.ask(jb)
+			j.done(jb.key)
+		}
+	}
+}
+
+// ask runs one question: the screening model first when there is one, then the primary.
+func (j *Judge) ask(jb job) {
+	if j.screening != nil {
+		sys, user := llmprompt.ScreenPrompt(jb.w)
+		res, err := j.screening.Do(j.ctx, llm.Request{Task: taskScreen, System: sys, Prompt: user, CacheKey: jb.key, Validate: llmprompt.ValidateScreen, MaxOutputTokens: 128})
+		if err != nil {
+			if !j.failed(err) {
+				return
+			}
+			// A failed screening does not stop a flagged window from being asked.
+			if !jb.w.Flagged() {
+				return
+			}
+		} else if s, err := llmprompt.ParseScreen(res.Raw); err != nil || !s.IsAnomaly || s.Confidence < j.cfg.ScreenMinConfidence {
+			j.counters.Result(ResultScreenedOut)
+			return
+		}
+	}
+	sys, user := llmprompt.VerdictPrompt(jb.w)
+	res, err := j.primary.Do(j.ctx, llm.Request{Task: taskVerdict, System: sys, Prompt: user, CacheKey: jb.key, Validate: llmprompt.ValidateVerdict})
+	if err != nil {
+		j.failed(err)
+		return
+	}
+	v, err := llmprompt.ParseVerdict(res.Raw)
+	if err != nil {
+		j.counters.Result(ResultFailed)
+		return
+	}
+	src := SourceLLM
+	if res.Outcome == llm.OutcomeCached {
+		src = SourceCache
+	}
+	vd := j.verdict(jb.w, v, res, src)
+	j.apply(vd)
+	if j.onVerdict != nil && j.ctx.Err() == nil {
+		j.onVerdict(vd)
+	}
+}
+
+// failed counts a failed call; it reports false when the call was skipped (budget, rate,
+// shutdown) rather than failed.
+func (j *Judge) failed(err error) bool {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		switch le.Outcome {
+		case llm.OutcomeBudget:
+			j.counters.Skipped(SkipBudget)
+			return false
+		case llm.OutcomeRate:
+			j.counters.Skipped(SkipRate)
+			return false
+		case llm.OutcomeCanceled:
+			j.counters.Skipped(SkipShutdown)
+			return false
+		}
+	}
+	j.counters.Result(ResultFailed)
+	return true
+}
+
+func (j *Judge) verdict(w llmprompt.Window, v llmprompt.Verdict, res llm.Result, src string) *Verdict {
+	vd := &Verdict{
+		Service: w.Service, Start: w.Start, End: w.End, V: v, Source: src, Model: res.Model,
+		Flagged: w.Flagged(), InputTokens: res.InputTokens, OutputTokens: res.OutputTokens, Cost: res.Cost,
+		Confident: v.Confidence >= j.cfg.MinConfidence,
+	}
+	if vd.Model == "" {
+		vd.Model = j.primary.Model()
+	}
+	for _, t := range w.Templates {
+		if t.Flagged {
+			vd.Templates = append(vd.Templates, t.ID)
+		}
+	}
+	if len(vd.Templates) == 0 && v.IsAnomaly {
+		for _, t := range w.Templates {
+			if t.Errors > 0 {
+				vd.Templates = append(vd.Templates, t.ID)
+			}
+		}
+	}
+	slices.Sort(vd.Templates)
+	vd.ID = verdictID(w.Service, w.Start, src)
+	if v.IsAnomaly {
+		j.counters.Result(ResultAnomaly)
+	} else {
+		j.counters.Result(ResultBenign)
+	}
+	return vd
+}
+
+// apply remembers a verdict for its patterns.
+func (j *Judge) apply(vd *Verdict) {
+	for _, id := range vd.Templates {
+		j.patterns.Add(patternKey(vd.Service, id), vd)
+	}
+}
+
+// Lookup returns the verdict remembered for a service's template, if it still applies at
+// event time t.
+func (j *Judge) Lookup(service, templateID string, t time.Time) *Verdict {
+	if templateID == "" {
+		return nil
+	}
+	vd, ok := j.patterns.Get(patternKey(service, templateID))
+	if !ok || t.Sub(vd.End) > j.cfg.VerdictTTL {
+		return nil
+	}
+	return vd
+}
+
+// Patterns is the number of remembered patterns.
+func (j *Judge) Patterns() int { return j.patterns.Len() }
+
+// OpenWindows is the number of services with a window being filled.
+func (j *Judge) OpenWindows() int { return len(j.windows) }
+
+func patternKey(service, templateID string) string { return service + "\x00" + templateID }
+
+func verdictID(service string, start time.Time, src string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(service))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(start.UnixNano()))
+	_, _ = h.Write(b[:])
+	_, _ = h.Write([]byte(src))
+	const hexd = "0123456789abcdef"
+	s := h.Sum64()
+	out := make([]byte, 16)
+	for i := 15; i >= 0; i-- {
+		out[i] = hexd[s&15]
+		s >>= 4
+	}
+	return string(out)
+}
+
+// sampleUnit maps (service, window) to [0, 1) deterministically.
+func sampleUnit(service string, k int64) float64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(service))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(k))
+	_, _ = h.Write(b[:])
+	return float64(h.Sum64()>>11) / float64(1<<53)
+}
