@@ -42,7 +42,11 @@ func (c *counts) PatternsEvicted(n int) {
 	c.mu.Unlock()
 }
 
-func (c *counts) onVerdict(v *Verdict) { c.mu.Lock(); c.verdicts = append(c.verdicts, v); c.mu.Unlock() }
+func (c *counts) onVerdict(v *Verdict) {
+	c.mu.Lock()
+	c.verdicts = append(c.verdicts, v)
+	c.mu.Unlock()
+}
 
 func (c *counts) nVerdicts() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.verdicts) }
 
