@@ -30,6 +30,40 @@ const (
 
 	// SourceStatistical is the anomaly.source of the statistical detectors.
 	SourceStatistical = "statistical"
+	// SourceLLM: an LLM verdict asked for this record's window raised or confirmed the anomaly.
+	SourceLLM = "llm"
+	// SourceCache: the same, with the verdict of an earlier window of the same pattern (cache).
+	SourceCache = "cache"
+)
+
+// Attributes of the optional LLM stage (docs/attributes.md). Records whose pattern (service and
+// template) has a verdict carry the short ones; verdict records carry all of them.
+const (
+	AttrLLMVerdictID        = "anomaly.llm.verdict_id"
+	AttrLLMModel            = "anomaly.llm.model"
+	AttrLLMIsAnomaly        = "anomaly.llm.is_anomaly"
+	AttrLLMSeverity         = "anomaly.llm.severity"
+	AttrLLMType             = "anomaly.llm.anomaly_type"
+	AttrLLMRootCause        = "anomaly.llm.root_cause"
+	AttrLLMConfidence       = "anomaly.llm.confidence"
+	AttrLLMExplanation      = "anomaly.llm.explanation"
+	AttrLLMAffectedServices = "anomaly.llm.affected_services"
+	AttrLLMRemediation      = "anomaly.llm.remediation_steps"
+	AttrLLMTemplates        = "anomaly.llm.template_ids"
+	AttrLLMStatistical      = "anomaly.llm.statistical"
+	AttrLLMWindowStart      = "anomaly.llm.window.start"
+	AttrLLMWindowEnd        = "anomaly.llm.window.end"
+	AttrLLMInputTokens      = "anomaly.llm.tokens.input"
+	AttrLLMOutputTokens     = "anomaly.llm.tokens.output"
+	// AttrLLMBenign marks a statistical anomaly that a confident verdict called normal.
+	AttrLLMBenign = "anomaly.llm.benign"
+	// AttrSuppressed is set (with anomaly.detected=false) when can_suppress let a benign verdict
+	// clear a statistical anomaly.
+	AttrSuppressed = "anomaly.suppressed"
+
+	// EventVerdict is the event name of a verdict record: one LLM answer about one service
+	// window, sent by the processor when the answer arrives.
+	EventVerdict = "llm_anomaly.verdict"
 )
 
 // Anomaly types (anomaly.type) of the processor's detectors and of the rca engine's own evidence.
@@ -40,6 +74,9 @@ const (
 	TypeRateDrop     = "rate_drop"
 	TypeErrorBurst   = "error_burst"
 	TypeSession      = "session"
+	// TypeLLM is the type of an anomaly raised by an LLM verdict on records the detectors left
+	// normal.
+	TypeLLM = "llm"
 
 	TypeEdgeErrors    = "edge_errors"
 	TypeEdgeLatency   = "edge_latency"

@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ const (
 	SkipSampling  = "sampling"   // a normal window outside the sample
 	SkipQueueFull = "queue_full" // every worker busy and the queue full
 	SkipInFlight  = "in_flight"  // the same question is already waiting or being asked
+	SkipKnown     = "known"      // every flagged pattern already has a verdict (or one is being asked)
+	SkipSeverity  = "severity"   // the window's findings are all below min_severity
+	SkipInterval  = "interval"   // the service was asked less than min_interval ago (event time)
 	SkipShutdown  = "shutdown"   // still queued when the component stopped
 	SkipBudget    = "budget"     // money per day or tokens per minute spent
 	SkipRate      = "rate"       // calls per minute spent
@@ -83,6 +87,12 @@ type Config struct {
 	// QueueSize and Workers bound the questions waiting and in flight.
 	QueueSize int
 	Workers   int
+	// MinSeverity: a flagged window is asked only when one of its findings is at least this
+	// severe (Low, Medium, High, Critical); "" asks about every finding.
+	MinSeverity string
+	// MinInterval (event time): a service is asked at most once per interval; windows in
+	// between are counted (interval) and their patterns asked when they recur.
+	MinInterval time.Duration
 	// Limits of the window summaries.
 	Limits llmprompt.Limits
 }
@@ -133,11 +143,13 @@ type svcWindow struct {
 	b       *llmprompt.WindowBuilder
 	rate    float64
 	used    uint64 // recency for the MaxServices bound
+	asked   int64  // window index of the last question (event time), or math.MinInt64
 }
 
 type job struct {
-	w   llmprompt.Window
-	key string
+	w        llmprompt.Window
+	key      string
+	patterns []string // flagged patterns being asked about
 }
 
 // Judge is safe for one analysing goroutine (Add, Advance, Lookup) plus its own workers.
@@ -155,6 +167,7 @@ type Judge struct {
 
 	mu       sync.Mutex
 	inflight map[string]struct{}
+	pending  map[string]int // flagged patterns of the questions waiting or in flight
 	patterns *lru.Cache[string, *Verdict]
 
 	queue  chan job
@@ -180,6 +193,7 @@ func New(cfg Config, primary, screening *llm.Client, redact func(string) string,
 		onVerdict: onVerdict,
 		windows:   make(map[string]*svcWindow),
 		inflight:  make(map[string]struct{}),
+		pending:   make(map[string]int),
 		queue:     make(chan job, cfg.QueueSize),
 	}
 	var err error
@@ -209,7 +223,7 @@ func (j *Judge) Stop() {
 	for {
 		select {
 		case jb := <-j.queue:
-			j.done(jb.key)
+			j.done(jb)
 			j.counters.Skipped(SkipShutdown)
 		default:
 			return
@@ -244,7 +258,7 @@ func (j *Judge) newWindow(service string, k int64) *svcWindow {
 		j.close(oldest)
 		delete(j.windows, oldest.service)
 	}
-	sw := &svcWindow{service: service, k: k, b: llmprompt.NewWindowBuilder(service, j.cfg.Limits, j.redact), rate: j.cfg.SampleNormal}
+	sw := &svcWindow{service: service, k: k, b: llmprompt.NewWindowBuilder(service, j.cfg.Limits, j.redact), rate: j.cfg.SampleNormal, asked: math.MinInt64}
 	j.windows[service] = sw
 	return sw
 }
@@ -272,9 +286,11 @@ func (j *Judge) close(sw *svcWindow) {
 	w := sw.b.Window()
 	sw.b.Reset(sw.service)
 	flagged := w.Flagged()
-	if flagged {
-		sw.rate = 1
-	} else {
+	if flagged && !j.severe(w) {
+		j.counters.Skipped(SkipSeverity)
+		return
+	}
+	if !flagged {
 		rate := sw.rate
 		sw.rate = max(j.cfg.SampleNormal, sw.rate/2)
 		if sampleUnit(sw.service, sw.k) >= rate {
@@ -282,8 +298,39 @@ func (j *Judge) close(sw *svcWindow) {
 			return
 		}
 	}
+	var patterns []string
+	if flagged {
+		// A verdict applies to later records of its patterns: a window whose flagged patterns
+		// all have one (or are being asked about) needs no question.
+		novel := false
+		j.mu.Lock()
+		for _, t := range w.Templates {
+			if !t.Flagged {
+				continue
+			}
+			pk := patternKey(sw.service, t.ID)
+			patterns = append(patterns, pk)
+			if j.pending[pk] == 0 && j.Lookup(sw.service, t.ID, w.End) == nil {
+				novel = true
+			}
+		}
+		j.mu.Unlock()
+		if !novel && len(patterns) > 0 {
+			j.counters.Skipped(SkipKnown)
+			return
+		}
+	}
+	if interval := int64(j.cfg.MinInterval / j.cfg.Window); sw.asked != math.MinInt64 && sw.k-sw.asked < max(interval, 1) {
+		j.counters.Skipped(SkipInterval)
+		return
+	}
+	if flagged && j.cfg.SampleNormal > 0 {
+		// After a new anomaly every window of the service is sampled, then the rate decays.
+		sw.rate = 1
+	}
 	key := llmprompt.CacheKey(w, j.primary.Model())
 	if res, ok := j.primary.Cached(taskVerdict, key); ok {
+		sw.asked = sw.k
 		if v, err := llmprompt.ParseVerdict(res.Raw); err == nil {
 			vd := j.verdict(w, v, res, SourceCache)
 			j.apply(vd)
@@ -300,11 +347,16 @@ func (j *Judge) close(sw *svcWindow) {
 		return
 	}
 	j.inflight[key] = struct{}{}
+	for _, pk := range patterns {
+		j.pending[pk]++
+	}
 	j.mu.Unlock()
+	jb := job{w: w, key: key, patterns: patterns}
 	select {
-	case j.queue <- job{w: w, key: key}:
+	case j.queue <- jb:
+		sw.asked = sw.k
 	default:
-		j.done(key)
+		j.done(jb)
 		j.counters.Skipped(SkipQueueFull)
 	}
 }
@@ -314,9 +366,14 @@ const (
 	taskScreen  = "screen"
 )
 
-func (j *Judge) done(key string) {
+func (j *Judge) done(jb job) {
 	j.mu.Lock()
-	delete(j.inflight, key)
+	delete(j.inflight, jb.key)
+	for _, pk := range jb.patterns {
+		if j.pending[pk]--; j.pending[pk] <= 0 {
+			delete(j.pending, pk)
+		}
+	}
 	j.mu.Unlock()
 }
 
@@ -328,7 +385,7 @@ func (j *Judge) work() {
 			return
 		case jb := <-j.queue:
 			j.ask(jb)
-			j.done(jb.key)
+			j.done(jb)
 		}
 	}
 }
@@ -430,6 +487,20 @@ func (j *Judge) apply(vd *Verdict) {
 	for _, id := range vd.Templates {
 		j.patterns.Add(patternKey(vd.Service, id), vd)
 	}
+}
+
+// severe reports whether one of w's findings reaches MinSeverity.
+func (j *Judge) severe(w llmprompt.Window) bool {
+	if j.cfg.MinSeverity == "" {
+		return true
+	}
+	want := llmprompt.SeverityRank(j.cfg.MinSeverity)
+	for _, f := range w.Findings {
+		if llmprompt.SeverityRank(f.Severity) >= want {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup returns the verdict remembered for a service's template, if it still applies at

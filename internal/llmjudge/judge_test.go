@@ -108,9 +108,15 @@ func TestFlaggedWindowIsAskedOnceAndRemembered(t *testing.T) {
 	assert.Nil(t, j.Lookup("pay", "T1", t0.Add(25*time.Second)))
 	assert.Nil(t, j.Lookup("pay", "T2", t0.Add(2*time.Hour)), "verdicts expire in event time")
 
-	// The same pattern later is answered from the cache, synchronously, without a call.
+	// The same pattern later needs no question: its records carry the remembered verdict.
 	window(j, "pay", 7, true)
 	j.Advance(t0.Add(80 * time.Second))
+	assert.Equal(t, 1, c.get(c.skipped, SkipKnown))
+	assert.Equal(t, 1, c.nVerdicts())
+	// Once the remembered verdict has expired (event time), the pattern's window is answered from
+	// the cache, synchronously, without a call.
+	window(j, "pay", 400, true)
+	j.Advance(t0.Add(4010 * time.Second))
 	require.Equal(t, 2, c.nVerdicts())
 	assert.Equal(t, SourceCache, c.verdicts[1].Source)
 	assert.Equal(t, 1, srv.Calls())
@@ -139,7 +145,10 @@ func TestSampledNormalWindowCanRaise(t *testing.T) {
 func TestSamplingRisesAfterAnAnomalyAndDecays(t *testing.T) {
 	srv := llmtest.NewServer(t, llmtest.OpenAI, llmtest.Static(no))
 	c := newCounts()
-	j, err := New(cfg(), newClient(t, srv), nil, nil, c, nil)
+	conf := cfg()
+	conf.SampleNormal = 0.001
+	conf.QueueSize = 64
+	j, err := New(conf, newClient(t, srv), nil, nil, c, nil)
 	require.NoError(t, err)
 	// Not started: questions stay queued; count what is decided.
 	window(j, "pay", 0, true)
@@ -152,8 +161,40 @@ func TestSamplingRisesAfterAnAnomalyAndDecays(t *testing.T) {
 	j.Advance(t0.Add(time.Hour))
 	asked := len(j.queue)
 	assert.GreaterOrEqual(t, asked, 2, "the flagged window and the next one are asked")
-	assert.LessOrEqual(t, asked, 6, "the rate decays back to sample_normal (0)")
+	assert.LessOrEqual(t, asked, 6, "the rate decays back to sample_normal")
 	assert.Equal(t, 40-asked, c.get(c.skipped, SkipSampling)+c.get(c.skipped, SkipInFlight))
+	j.Stop()
+}
+
+func TestSeverityAndIntervalLimitQuestions(t *testing.T) {
+	srv := llmtest.NewServer(t, llmtest.OpenAI, llmtest.Static(yes))
+	c := newCounts()
+	conf := cfg()
+	conf.MinSeverity = "Critical"
+	conf.QueueSize = 64
+	j, err := New(conf, newClient(t, srv), nil, nil, c, nil)
+	require.NoError(t, err)
+	window(j, "pay", 0, true) // a High finding
+	j.Advance(t0.Add(10 * time.Second))
+	assert.Equal(t, 1, c.get(c.skipped, SkipSeverity))
+	assert.Empty(t, j.queue)
+
+	conf = cfg()
+	conf.MinInterval = time.Minute
+	conf.QueueSize = 64
+	c = newCounts()
+	j, err = New(conf, newClient(t, srv), nil, nil, c, nil)
+	require.NoError(t, err)
+	add := func(k int, tmpl string) {
+		j.Add("pay", &llmprompt.Record{TemplateID: tmpl, Template: tmpl, Message: tmpl, SeverityNumber: 17,
+			Time: t0.Add(time.Duration(k) * 10 * time.Second), Detected: true, Type: "new_template", Severity: "High", Score: 0.9})
+	}
+	add(0, "A")
+	add(2, "B") // 20 s later: within the interval
+	add(7, "C") // 70 s later: asked
+	j.Advance(t0.Add(time.Hour))
+	assert.Len(t, j.queue, 2)
+	assert.Equal(t, 1, c.get(c.skipped, SkipInterval))
 	j.Stop()
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -495,42 +494,70 @@ func ScreenPrompt(w Window) (system, user string) {
 	return screenSystem, fitWindow(w, screenRender, screenUserPrefix, screenUserSuffix, maxScreenUserBytes)
 }
 
-// CacheKey is the key of a cached answer about w from model: it covers what the answer depends
-// on (PromptVersion, model, service, the templates by id with a log2 bucket of their count and
-// their flagged/error marks, the findings' type, template and severity) and nothing that
-// changes every window (timestamps, messages, exact counts), so a recurring pattern gets the
-// same key. Callers that ask different questions of the same model (screen and verdict)
-// should make model differ, e.g. "screen/"+model.
+// CacheKey is the key of a cached answer about w from model. It covers what the answer depends
+// on and nothing that changes every window, so a recurring pattern gets the same key:
+// PromptVersion, model, service; each flagged template by id with a log10 bucket of its count and
+// the types of its findings; the ids of the other error templates; and, for a window without
+// flagged or error templates, the ids of its five most frequent templates. Timestamps,
+// messages, exact counts, severities and scores (which move with every window of a recurring
+// incident) and the normal templates around an anomaly are left out. Callers that ask different
+// questions of the same model (screen and verdict) should make model differ, e.g.
+// "screen/"+model, or rely on the llm client's per-task cache.
 func CacheKey(w Window, model string) string {
-	ts := make([]string, 0, len(w.Templates))
-	for _, t := range w.Templates {
-		m := t.ID + "\x00" + strconv.Itoa(bits.Len(uint(max(t.Count, 0))))
-		if t.Flagged {
-			m += "\x00F"
-		}
-		if t.Errors > 0 {
-			m += "\x00E"
-		}
-		ts = append(ts, m)
-	}
-	slices.Sort(ts)
-	ts = slices.Compact(ts)
-	fs := make([]string, 0, len(w.Findings))
+	types := map[string][]string{}
 	for _, f := range w.Findings {
-		sev, ok := canonicalSeverity(f.Severity)
-		if !ok {
-			sev = f.Severity
-		}
-		fs = append(fs, f.Type+"\x00"+f.TemplateID+"\x00"+sev)
+		types[f.TemplateID] = append(types[f.TemplateID], f.Type)
 	}
-	slices.Sort(fs)
-	fs = slices.Compact(fs)
-	parts := make([]string, 0, 8+len(ts)+len(fs))
-	parts = append(parts, "llmprompt", PromptVersion, model, w.Service, "templates", strconv.Itoa(len(ts)))
-	parts = append(parts, ts...)
-	parts = append(parts, "findings", strconv.Itoa(len(fs)))
-	parts = append(parts, fs...)
+	var flagged, errs, top []string
+	for _, t := range w.Templates {
+		switch {
+		case t.Flagged:
+			ft := slices.Clone(types[t.ID])
+			slices.Sort(ft)
+			ft = slices.Compact(ft)
+			flagged = append(flagged, t.ID+"\x00"+strconv.Itoa(decade(t.Count))+"\x00"+strings.Join(ft, ","))
+		case t.Errors > 0:
+			errs = append(errs, t.ID)
+		default:
+			top = append(top, t.ID)
+		}
+	}
+	if len(flagged)+len(errs) > 0 {
+		top = nil
+	} else if len(top) > 5 {
+		top = top[:5]
+	}
+	slices.Sort(flagged)
+	slices.Sort(errs)
+	slices.Sort(top)
+	// Findings without a template (for example a service-wide rate drop) count by type.
+	var loose []string
+	for _, f := range w.Findings {
+		if f.TemplateID == "" {
+			loose = append(loose, f.Type)
+		}
+	}
+	slices.Sort(loose)
+	loose = slices.Compact(loose)
+	parts := make([]string, 0, 12+len(flagged)+len(errs)+len(top)+len(loose))
+	parts = append(parts, "llmprompt", PromptVersion, model, w.Service, "flagged", strconv.Itoa(len(flagged)))
+	parts = append(parts, flagged...)
+	parts = append(parts, "errors", strconv.Itoa(len(errs)))
+	parts = append(parts, errs...)
+	parts = append(parts, "top", strconv.Itoa(len(top)))
+	parts = append(parts, top...)
+	parts = append(parts, "findings", strconv.Itoa(len(loose)))
+	parts = append(parts, loose...)
 	return hashKey(parts...)
+}
+
+// decade is the log10 bucket of a count: 0 for 0, 1 for 1-9, 2 for 10-99, ...
+func decade(n int) int {
+	d := 0
+	for ; n > 0; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // ErrInvalidAnswer is wrapped by every error of ValidateVerdict, ParseVerdict, ValidateScreen

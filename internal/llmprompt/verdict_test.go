@@ -360,14 +360,17 @@ func TestCacheKey(t *testing.T) {
 	}{
 		{"model", base, "gpt-mini"},
 		{"service", mod(func(w *Window) { w.Service = "other" }), "gpt"},
-		{"count bucket", build(winT0, 80, "a"), "gpt"},
-		{"extra finding", mod(func(w *Window) { w.Findings = append(w.Findings, Finding{Type: "new_template", TemplateID: "T1"}) }), "gpt"},
-		{"finding severity", mod(func(w *Window) { w.Findings[0].Severity = "Critical" }), "gpt"},
+		{"count decade of a flagged template", build(winT0, 400, "a"), "gpt"},
+		{"service-wide finding", mod(func(w *Window) { w.Findings = append(w.Findings, Finding{Type: "rate_drop"}) }), "gpt"},
 		{"finding type", mod(func(w *Window) { w.Findings[0].Type = "rate_spike" }), "gpt"},
-		{"flagged mark", mod(func(w *Window) { w.Templates[1].Flagged = true }), "gpt"},
-		{"error mark", mod(func(w *Window) { w.Templates[1].Errors = 1 }), "gpt"},
-		{"extra template", mod(func(w *Window) { w.Templates = append(w.Templates, TemplateStat{ID: "T3", Count: 1}) }), "gpt"},
+		{"another flagged template", mod(func(w *Window) { w.Templates[1].Flagged = true }), "gpt"},
+		{"another error template", mod(func(w *Window) { w.Templates[1].Errors = 1 }), "gpt"},
+		{"normal window", mod(func(w *Window) { w.Templates = w.Templates[1:]; w.Findings = nil }), "gpt"},
 	}
+	// What moves with every window of a recurring incident does not change the key.
+	assert.Equal(t, key, CacheKey(mod(func(w *Window) { w.Findings[0].Severity = "Critical" }), "gpt"), "finding severity")
+	assert.Equal(t, key, CacheKey(mod(func(w *Window) { w.Templates = append(w.Templates, TemplateStat{ID: "T3", Count: 1}) }), "gpt"),
+		"a normal template around the anomaly")
 	seen := map[string]string{key: "base"}
 	for _, tt := range tests {
 		k := CacheKey(tt.w, tt.model)

@@ -69,6 +69,9 @@ type annotator struct {
 	params    []string
 	bad       [badCount]int64
 	anomalies map[string]int64
+
+	// llm is the optional LLM stage (nil without one).
+	llm *llmStage
 }
 
 func newAnnotator(cfg *Config) *annotator {
@@ -124,19 +127,20 @@ func (a *annotator) annotate(an *analyzer.Analyzer, lr plog.LogRecord) {
 		}
 	}
 	v := &a.res.Verdict
-	if !v.Detected {
-		if a.annotateNormal {
-			attrs.PutBool(attrDetected, false)
-		}
-		return
+	if v.Detected {
+		a.anomalies[v.Type]++
+		attrs.PutBool(attrDetected, true)
+		attrs.PutDouble(attrScore, v.Score)
+		attrs.PutStr(attrSeverity, v.Severity)
+		attrs.PutStr(attrType, v.Type)
+		attrs.PutStr(attrReason, v.Reason)
+		attrs.PutStr(attrSource, sourceStatistical)
+	} else if a.annotateNormal {
+		attrs.PutBool(attrDetected, false)
 	}
-	a.anomalies[v.Type]++
-	attrs.PutBool(attrDetected, true)
-	attrs.PutDouble(attrScore, v.Score)
-	attrs.PutStr(attrSeverity, v.Severity)
-	attrs.PutStr(attrType, v.Type)
-	attrs.PutStr(attrReason, v.Reason)
-	attrs.PutStr(attrSource, sourceStatistical)
+	if a.llm != nil {
+		a.llm.observe(a, attrs)
+	}
 }
 
 // report adds the per-batch counts to the telemetry and resets them.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/analyzer"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/detect"
@@ -58,6 +59,11 @@ type Config struct {
 	Storage *component.ID `mapstructure:"storage"`
 	// SnapshotInterval is how often the template snapshot is saved to Storage (and on shutdown).
 	SnapshotInterval time.Duration `mapstructure:"snapshot_interval"`
+
+	// LLM, when set, asks a model about flagged windows (and a sample of normal ones) in the
+	// background and adds its verdicts to records and as verdict records. Off by default: the
+	// statistical path stands alone.
+	LLM configoptional.Optional[LLMConfig] `mapstructure:"llm"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}

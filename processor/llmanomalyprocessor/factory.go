@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
@@ -38,6 +39,7 @@ func createDefaultConfig() component.Config {
 		AnnotateNormal:   true,
 		Detectors:        ac.Detectors,
 		SnapshotInterval: time.Minute,
+		LLM:              configoptional.Default(defaultLLMConfig()),
 	}
 }
 

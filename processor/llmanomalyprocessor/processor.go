@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"hash/fnv"
 	"math"
 	"slices"
@@ -58,6 +59,7 @@ const releaseStep = int64(time.Second)
 type logsProcessor struct {
 	cfg    *Config
 	id     component.ID
+	set    component.TelemetrySettings
 	logger *zap.Logger
 	next   consumer.Logs
 	tb     *metadata.TelemetryBuilder
@@ -86,6 +88,9 @@ type logsProcessor struct {
 
 	templatesLive atomic.Int64
 	servicesLive  atomic.Int64
+
+	// llm is the optional LLM stage, set in Start.
+	llm *llmStage
 
 	client       storage.Client
 	cancel       context.CancelFunc
@@ -129,6 +134,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Logs, clock
 	p := &logsProcessor{
 		cfg:      cfg,
 		id:       set.ID,
+		set:      set.TelemetrySettings,
 		logger:   set.Logger,
 		next:     next,
 		tb:       tb,
@@ -168,6 +174,9 @@ func (p *logsProcessor) Start(ctx context.Context, host component.Host) error {
 		p.client = client
 		p.load(ctx)
 	}
+	if err := p.startLLM(ctx, host, p.set); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	p.lastInput = p.clock.Now()
 	p.mu.Unlock()
@@ -195,9 +204,12 @@ func (p *logsProcessor) Shutdown(ctx context.Context) error {
 		p.stopped = true
 		out, n, nch := p.releaseLocked(ctx, math.MaxInt64)
 		p.forwardLocked(ctx, out, n, nch, flushShutdown)
+		if p.llm != nil {
+			err = p.llm.shutdown(ctx)
+		}
 		if p.client != nil {
 			p.save(ctx)
-			err = p.client.Close(ctx)
+			err = errors.Join(err, p.client.Close(ctx))
 		}
 		p.tb.Shutdown()
 		p.logger.Info("Stopped llm_anomaly processor")
@@ -405,6 +417,9 @@ func (p *logsProcessor) releaseLocked(ctx context.Context, target int64) (out pl
 		ch.done = target
 	}
 	p.analyzeLocked(ctx)
+	if p.llm != nil {
+		p.llm.advance(p.released)
+	}
 
 	keep := p.chunks[:0]
 	for _, ch := range p.chunks {

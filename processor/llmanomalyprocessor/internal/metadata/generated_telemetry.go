@@ -25,22 +25,31 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                               metric.Meter
-	mu                                  sync.Mutex
-	registrations                       []metric.Registration
-	ProcessorLlmAnomalyAnomalies        metric.Int64Counter
-	ProcessorLlmAnomalyBatchDuration    metric.Float64Histogram
-	ProcessorLlmAnomalyFlushes          metric.Int64Counter
-	ProcessorLlmAnomalyRecordsDropped   metric.Int64Counter
-	ProcessorLlmAnomalyRecordsHeld      metric.Int64UpDownCounter
-	ProcessorLlmAnomalyRecordsIn        metric.Int64Counter
-	ProcessorLlmAnomalyRecordsMalformed metric.Int64Counter
-	ProcessorLlmAnomalyRecordsOut       metric.Int64Counter
-	ProcessorLlmAnomalyServicesLive     metric.Int64ObservableGauge
-	ProcessorLlmAnomalyStorageErrors    metric.Int64Counter
-	ProcessorLlmAnomalyTemplatesCreated metric.Int64Counter
-	ProcessorLlmAnomalyTemplatesEvicted metric.Int64Counter
-	ProcessorLlmAnomalyTemplatesLive    metric.Int64ObservableGauge
+	meter                                       metric.Meter
+	mu                                          sync.Mutex
+	registrations                               []metric.Registration
+	ProcessorLlmAnomalyAnomalies                metric.Int64Counter
+	ProcessorLlmAnomalyBatchDuration            metric.Float64Histogram
+	ProcessorLlmAnomalyFlushes                  metric.Int64Counter
+	ProcessorLlmAnomalyLlmCache                 metric.Int64Counter
+	ProcessorLlmAnomalyLlmCost                  metric.Float64Counter
+	ProcessorLlmAnomalyLlmPatternsEvicted       metric.Int64Counter
+	ProcessorLlmAnomalyLlmRequestDuration       metric.Float64Histogram
+	ProcessorLlmAnomalyLlmRequests              metric.Int64Counter
+	ProcessorLlmAnomalyLlmSkipped               metric.Int64Counter
+	ProcessorLlmAnomalyLlmTokens                metric.Int64Counter
+	ProcessorLlmAnomalyLlmVerdictRecordsDropped metric.Int64Counter
+	ProcessorLlmAnomalyLlmVerdicts              metric.Int64Counter
+	ProcessorLlmAnomalyRecordsDropped           metric.Int64Counter
+	ProcessorLlmAnomalyRecordsHeld              metric.Int64UpDownCounter
+	ProcessorLlmAnomalyRecordsIn                metric.Int64Counter
+	ProcessorLlmAnomalyRecordsMalformed         metric.Int64Counter
+	ProcessorLlmAnomalyRecordsOut               metric.Int64Counter
+	ProcessorLlmAnomalyServicesLive             metric.Int64ObservableGauge
+	ProcessorLlmAnomalyStorageErrors            metric.Int64Counter
+	ProcessorLlmAnomalyTemplatesCreated         metric.Int64Counter
+	ProcessorLlmAnomalyTemplatesEvicted         metric.Int64Counter
+	ProcessorLlmAnomalyTemplatesLive            metric.Int64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -129,6 +138,61 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_llm_anomaly_flushes",
 		metric.WithDescription("Groups of records (one resource of one request) forwarded after analysis, by trigger (event_time, idle, pressure, shutdown). [Development]"),
 		metric.WithUnit("{batches}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmCache, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_cache",
+		metric.WithDescription("LLM answer cache lookups, by task and result (hit, miss). [Development]"),
+		metric.WithUnit("{lookups}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmCost, err = builder.meter.Float64Counter(
+		"otelcol_processor_llm_anomaly_llm_cost",
+		metric.WithDescription("Cost of LLM requests (token usage times the configured price), by model. [Development]"),
+		metric.WithUnit("{currency}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmPatternsEvicted, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_patterns_evicted",
+		metric.WithDescription("Remembered LLM verdicts (service and template) evicted because max_patterns was reached. [Development]"),
+		metric.WithUnit("{verdicts}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmRequestDuration, err = builder.meter.Float64Histogram(
+		"otelcol_processor_llm_anomaly_llm_request_duration",
+		metric.WithDescription("Time of one LLM request including retries and the repair attempt, by task and model. [Development]"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmRequests, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_requests",
+		metric.WithDescription("LLM requests that reached a decision, by task (verdict, screen, rca, ask_plan, ask_answer), model and outcome (ok, repaired, timeout, rate_limited, server_error, client_error, invalid_json, error, canceled, budget, rate). [Development]"),
+		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmSkipped, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_skipped",
+		metric.WithDescription("Questions not asked to the LLM, by reason (sampling, queue_full, in_flight, budget, rate, shutdown); the statistical result stands. [Development]"),
+		metric.WithUnit("{questions}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmTokens, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_tokens",
+		metric.WithDescription("Tokens used by LLM requests (from the responses' usage), by model and direction (input, output). [Development]"),
+		metric.WithUnit("{tokens}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmVerdictRecordsDropped, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_verdict_records_dropped",
+		metric.WithDescription("Verdict records not delivered, by reason (outbox_full, downstream_error). [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLlmAnomalyLlmVerdicts, err = builder.meter.Int64Counter(
+		"otelcol_processor_llm_anomaly_llm_verdicts",
+		metric.WithDescription("Answers to questions, by result (anomaly, benign, screened_out, failed). [Development]"),
+		metric.WithUnit("{answers}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorLlmAnomalyRecordsDropped, err = builder.meter.Int64Counter(

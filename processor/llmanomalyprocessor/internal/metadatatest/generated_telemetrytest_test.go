@@ -31,6 +31,15 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorLlmAnomalyAnomalies.Add(context.Background(), 1)
 	tb.ProcessorLlmAnomalyBatchDuration.Record(context.Background(), 1)
 	tb.ProcessorLlmAnomalyFlushes.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmCache.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmCost.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmPatternsEvicted.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmRequestDuration.Record(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmRequests.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmSkipped.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmTokens.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmVerdictRecordsDropped.Add(context.Background(), 1)
+	tb.ProcessorLlmAnomalyLlmVerdicts.Add(context.Background(), 1)
 	tb.ProcessorLlmAnomalyRecordsDropped.Add(context.Background(), 1)
 	tb.ProcessorLlmAnomalyRecordsHeld.Add(context.Background(), 1)
 	tb.ProcessorLlmAnomalyRecordsIn.Add(context.Background(), 1)
@@ -46,6 +55,33 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorLlmAnomalyFlushes(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmCache(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmCost(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmPatternsEvicted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmRequestDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmTokens(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmVerdictRecordsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLlmAnomalyLlmVerdicts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorLlmAnomalyRecordsDropped(t, testTel,
