@@ -32,8 +32,9 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
 )
 
-// The investigation API (config key `http`): on-demand root-cause ranking for a moment, and an
-// Alertmanager webhook that ranks every firing alert and forwards the result to the sinks.
+// The investigation API (config key `http`): on-demand root-cause ranking for a moment, an
+// Alertmanager webhook that ranks every firing alert and forwards the result to the sinks, and
+// questions in natural language (ask.go).
 const (
 	// defaultHTTPEndpoint is the listen address when `http` is set without an endpoint: loopback
 	// only, on a port no other component of this project uses.
@@ -168,8 +169,9 @@ func (a *apiServer) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(rcaPath, a.guard("rca", a.handleRCA))
 	mux.HandleFunc(alertsPath, a.guard("alerts", a.handleAlerts))
+	mux.HandleFunc(askPath, a.guard("ask", a.handleAsk))
 	mux.HandleFunc("/", a.guard("other", func(w http.ResponseWriter, _ *http.Request) {
-		a.fail(w, "other", http.StatusNotFound, "not_found", "no such endpoint: use POST "+rcaPath+" or POST "+alertsPath)
+		a.fail(w, "other", http.StatusNotFound, "not_found", "no such endpoint: use POST "+rcaPath+", POST "+alertsPath+" or POST "+askPath)
 	}))
 	return mux
 }
@@ -193,6 +195,8 @@ func endpointOf(path string) string {
 		return "rca"
 	case alertsPath:
 		return "alerts"
+	case askPath:
+		return "ask"
 	}
 	return "other"
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/llmconfig"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rca"
 )
 
@@ -51,6 +52,14 @@ type Config struct {
 	// It is a confighttp server (endpoint, TLS, auth extension, CORS, limits). Off by default;
 	// `http:` without an endpoint listens on 127.0.0.1:8199 (loopback only). See api.go.
 	HTTP configoptional.Optional[confighttp.ServerConfig] `mapstructure:"http"`
+
+	// LLM, when set, asks a language model for a narrative of each incident (root-cause issue,
+	// explanation, remediation suggestions) after the statistical incident went out, and lets
+	// POST /api/v1/ask plan and answer with it. Off by default: everything works without it.
+	LLM configoptional.Optional[LLMConfig] `mapstructure:"llm"`
+	// Ask bounds the in-memory window of recent records, incidents, edge anomalies and verdicts
+	// that POST /api/v1/ask searches (only kept when http is set).
+	Ask AskConfig `mapstructure:"ask"`
 
 	// QueueConfig is the sending queue of incident deliveries (exporterhelper).
 	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
@@ -94,6 +103,70 @@ type IncidentsConfig struct {
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// LLMConfig is the optional LLM section: the model, budgets, retries, cache and redaction shared
+// with the llm_anomaly processor (internal/llmconfig), and how often incidents are narrated.
+type LLMConfig struct {
+	llmconfig.Config `mapstructure:",squash"`
+
+	// MaxNarrativesPerIncident bounds the questions asked about one incident: when it opens, then
+	// on significant updates (root cause changed, severity raised, a service joined).
+	MaxNarrativesPerIncident int `mapstructure:"max_narratives_per_incident"`
+	// MinUpdateInterval (wall clock) is the least time between two questions about one incident;
+	// a significant update within it is asked about when it has passed.
+	MinUpdateInterval time.Duration `mapstructure:"min_update_interval"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the exporter's own LLM settings; the shared ones (llmconfig.Config) validate
+// themselves when the configuration tree is validated.
+func (c *LLMConfig) Validate() error {
+	var errs []error
+	if c.MaxNarrativesPerIncident < 1 || c.MaxNarrativesPerIncident > 100 {
+		errs = append(errs, errors.New("max_narratives_per_incident must be between 1 and 100"))
+	}
+	if c.MinUpdateInterval < 0 {
+		errs = append(errs, errors.New("min_update_interval must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// AskConfig bounds the index searched by POST /api/v1/ask.
+type AskConfig struct {
+	// Window (event time) is how far back items are kept.
+	Window time.Duration `mapstructure:"window"`
+	// MaxItems bounds the items kept; the oldest goes first.
+	MaxItems int `mapstructure:"max_items"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the ask index bounds.
+func (c *AskConfig) Validate() error {
+	var errs []error
+	if c.Window <= 0 || c.Window > 7*24*time.Hour {
+		errs = append(errs, errors.New("window must be between 0 (excluded) and 168h"))
+	}
+	if c.MaxItems < 1 || c.MaxItems > 1_000_000 {
+		errs = append(errs, errors.New("max_items must be between 1 and 1000000"))
+	}
+	return errors.Join(errs...)
+}
+
+func defaultLLMConfig() LLMConfig {
+	return LLMConfig{
+		Config:                   llmconfig.NewDefaultConfig(),
+		MaxNarrativesPerIncident: 5,
+		MinUpdateInterval:        time.Minute,
+	}
+}
+
+func defaultAskConfig() AskConfig {
+	return AskConfig{Window: time.Hour, MaxItems: 10_000}
 }
 
 var _ component.Config = (*Config)(nil)

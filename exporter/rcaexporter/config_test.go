@@ -11,11 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/metadata"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/llmconfig"
 )
 
 type exporterhelperQueue = exporterhelper.QueueBatchConfig
@@ -55,12 +57,29 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8199", c.HTTP.Get().NetAddr.Endpoint)
 	require.True(t, c.HTTP.Get().Auth.HasValue())
 	assert.Equal(t, "bearertokenauth/rca", c.HTTP.Get().Auth.Get().Config.AuthenticatorID.String())
+	require.True(t, c.LLM.HasValue())
+	lc := c.LLM.Get()
+	assert.Equal(t, "openai", lc.Model.Provider)
+	assert.Equal(t, "gpt-4o-mini", lc.Model.Model)
+	assert.Equal(t, "http://vllm.internal:8000/v1", lc.Model.ClientConfig.Endpoint)
+	assert.Equal(t, configopaque.String("sk-test"), lc.Model.APIKey)
+	assert.Equal(t, 20*time.Second, lc.Model.ClientConfig.Timeout)
+	assert.Equal(t, 20, lc.Budget.CallsPerMinute)
+	assert.Equal(t, []string{`customer=(\w+)`}, lc.Redaction.Patterns)
+	assert.Equal(t, 3, lc.MaxNarrativesPerIncident)
+	assert.Equal(t, 2*time.Minute, lc.MinUpdateInterval)
+	assert.Equal(t, 32, lc.QueueSize)
+	assert.Equal(t, 2, lc.Retry.MaxAttempts)
+	assert.Equal(t, llmconfig.NewDefaultConfig().Retry.MaxBackoff, lc.Retry.MaxBackoff, "defaults kept")
+	assert.Equal(t, AskConfig{Window: 2 * time.Hour, MaxItems: 5000}, c.Ask)
 
 	cfg = NewFactory().CreateDefaultConfig()
 	sub, err = cm.Sub(component.NewIDWithName(metadata.Type, "api").String())
 	require.NoError(t, err)
 	require.NoError(t, sub.Unmarshal(cfg))
 	require.NoError(t, confmap.Validate(cfg))
+	assert.False(t, cfg.(*Config).LLM.HasValue(), "no LLM unless configured")
+	assert.Equal(t, defaultAskConfig(), cfg.(*Config).Ask)
 	require.True(t, cfg.(*Config).HTTP.HasValue(), "`http:` alone turns the API on")
 	assert.Equal(t, defaultHTTPEndpoint, cfg.(*Config).HTTP.Get().NetAddr.Endpoint, "loopback by default")
 	assert.False(t, cfg.(*Config).HTTP.Get().Auth.HasValue())

@@ -50,8 +50,9 @@ type rcaExporter struct {
 	logger *zap.Logger
 	tb     *metadata.TelemetryBuilder
 	clock  clockwork.Clock
+	set    component.TelemetrySettings
 
-	mu              sync.Mutex // guards engine, seq, evclock, lastInput, lastStats, lastSeq, lastClock
+	mu              sync.Mutex // guards engine, seq, evclock, verdicts, edgeBuf and the last* counters
 	engine          *rca.Engine
 	evclock         *eventtime.Clock
 	seq             *sequencer
@@ -61,12 +62,24 @@ type rcaExporter struct {
 	lastSeq         [3]uint64
 	lastUnconfirmed uint64
 	lastClock       eventtime.Stats
+	verdicts        *verdictStore // recent LLM verdicts of the processor (verdicts.go)
+	lastVerdicts    uint64
+	edgeBuf         []edgeAnomaly // edge anomalies derived since the last batch, for the ask index
 
 	sender exporter.Logs
 	multi  *sink.Multi
 	am     *sink.Alertmanager // nil unless the alertmanager sink is configured
 	api    *apiServer         // nil unless http is configured (api.go)
+	ask    *askIndex          // nil unless http is configured (ask.go)
 	open   atomic.Int64
+
+	// llm is the optional LLM stage (llm.go), nil without an llm section. redact cleans what is
+	// shown to a model or held by the ask index; with an llm section it also cleans the log lines
+	// and templates of anomalies before the engine sees them (redactEvidence), so that incidents
+	// carry no secrets either.
+	llm            *llmStage
+	redact         func(string) string
+	redactEvidence bool
 
 	client       storage.Client
 	cancel       context.CancelFunc
@@ -88,7 +101,18 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	}
 	ec := eventtime.DefaultConfig()
 	ec.MaxSkew = cfg.MaxClockSkew
-	e := &rcaExporter{cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine, evclock: eventtime.New(ec)}
+	e := &rcaExporter{
+		cfg: cfg, id: set.ID, logger: set.Logger, tb: tb, clock: clock, engine: engine, evclock: eventtime.New(ec),
+		set: set.TelemetrySettings, verdicts: newVerdictStore(maxVerdicts), redact: identity,
+	}
+	if cfg.HTTP.HasValue() {
+		e.ask = newAskIndex(cfg.Ask)
+		engine.ObserveEdgeAnomalies(func(a rca.Anomaly, caller string) {
+			if len(e.edgeBuf) < maxEdgeBuf {
+				e.edgeBuf = append(e.edgeBuf, edgeAnomaly{a: a, caller: caller})
+			}
+		})
+	}
 	e.seq = newSequencer(engine, e.evclock, cfg.AllowedLateness, cfg.IdleTimeout, cfg.MaxPendingEvidence)
 	if e.metrics, err = newMetricsInput(); err != nil {
 		return nil, err
@@ -127,6 +151,16 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	return e, nil
 }
 
+// maxEdgeBuf bounds the edge anomalies waiting to be indexed between two batches.
+const maxEdgeBuf = 10_000
+
+// takeEdgesLocked returns the edge anomalies derived since the last call.
+func (e *rcaExporter) takeEdgesLocked() []edgeAnomaly {
+	out := e.edgeBuf
+	e.edgeBuf = nil
+	return out
+}
+
 func (*rcaExporter) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
@@ -156,7 +190,13 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 			}
 		}
 	}
+	if err := e.startLLM(ctx, host, e.set); err != nil {
+		return err
+	}
 	if err := e.multi.Start(ctx, host); err != nil {
+		e.llm.stopWorkers()
+		_ = e.llm.close()
+		e.llm = nil
 		return err
 	}
 	e.mu.Lock()
@@ -180,8 +220,10 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 func (e *rcaExporter) Shutdown(ctx context.Context) error {
 	var err error
 	e.shutdownOnce.Do(func() {
-		// The API stops first: its requests forward through the sender.
+		// The API stops first: its requests forward through the sender; then the narratives
+		// (questions in flight are cancelled; their incidents stay statistical).
 		apiErr := e.api.shutdown(ctx)
+		e.llm.stopWorkers()
 		if e.cancel != nil {
 			e.cancel()
 			e.wg.Wait()
@@ -191,7 +233,7 @@ func (e *rcaExporter) Shutdown(ctx context.Context) error {
 			e.mu.Unlock()
 			e.forward(ctx, changed)
 		}
-		err = errors.Join(apiErr, e.sender.Shutdown(ctx))
+		err = errors.Join(apiErr, e.sender.Shutdown(ctx), e.llm.close())
 		e.tb.Shutdown()
 	})
 	return err
@@ -234,7 +276,9 @@ func (e *rcaExporter) idleLoop(ctx context.Context) {
 			e.lastInput = e.clock.Now()
 		}
 		e.recordStatsLocked(ctx)
+		edges, wm := e.takeEdgesLocked(), e.engine.Watermark()
 		e.mu.Unlock()
+		e.indexBatch(&batchInput{}, edges, wm)
 		e.forward(ctx, changed)
 	})
 }
@@ -273,12 +317,24 @@ func (e *rcaExporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	now := e.clock.Now()
 	var in batchInput
 	in.read(ld, e.evclock, now.UnixNano())
+	if e.redactEvidence {
+		for i := range in.evidence {
+			if a := &in.evidence[i].a; !in.evidence[i].edge && !in.evidence[i].svc && !in.evidence[i].metric {
+				a.Line, a.Template = e.redact(a.Line), e.redact(a.Template)
+			}
+		}
+	}
+	for i := range in.verdicts {
+		e.verdicts.add(in.verdicts[i])
+	}
 	e.seq.add(&in)
 	changed := e.seq.process()
 	e.lastInput = now
 	e.recordStatsLocked(ctx)
+	edges, wm := e.takeEdgesLocked(), e.engine.Watermark()
 	e.mu.Unlock()
 	e.tb.ExporterRcaRankingDuration.Record(ctx, time.Since(start).Seconds())
+	e.indexBatch(&in, edges, wm)
 
 	anomalies := 0
 	for i := range in.evidence {
@@ -302,9 +358,15 @@ func (e *rcaExporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 
 // forward hands changed incidents to the exporterhelper sender. A failure here (queue full,
 // or every retry exhausted without a queue) is logged and counted; it is never returned
-// upstream, because the evidence has already been counted.
+// upstream, because the evidence has already been counted. Then the incidents are indexed for
+// the ask API and, with an llm section, looked at for a narrative: the statistical version is
+// always handed to the sender first.
 func (e *rcaExporter) forward(ctx context.Context, changed []incident.Incident) {
 	_ = e.forwardErr(ctx, changed)
+	e.indexIncidents(changed)
+	if e.llm != nil {
+		e.llm.narr.observe(changed)
+	}
 }
 
 // forwardErr is forward returning the failure to hand the incidents to the sender (the API
@@ -453,6 +515,10 @@ func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
 		e.tb.ExporterRcaEvidenceOutOfOrder.Add(ctx, int64(d), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "log_sources_full"))))
 	}
 	e.lastClock = e.evclock.Stats()
+	if d := e.verdicts.evicted - e.lastVerdicts; d > 0 {
+		e.tb.ExporterRcaDropped.Add(ctx, int64(d), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "verdicts_evicted"))))
+	}
+	e.lastVerdicts = e.verdicts.evicted
 	e.open.Store(int64(e.engine.OpenIncidents()))
 }
 

@@ -37,6 +37,8 @@ func createDefaultConfig() component.Config {
 		MaxPendingEvidence: 100_000,
 		IdleAdvance:        time.Minute,
 		HTTP:               configoptional.Default(defaultHTTPServerConfig()),
+		LLM:                configoptional.Default(defaultLLMConfig()),
+		Ask:                defaultAskConfig(),
 		QueueConfig:        configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig:        configretry.NewDefaultBackOffConfig(),
 		TimeoutConfig:      exporterhelper.NewDefaultTimeoutConfig(),

@@ -102,6 +102,7 @@ func compareEvidence(x, y *evidence) int {
 // it shows: per log service (every record counts, normal ones too) and per edge stream.
 type batchInput struct {
 	evidence []evidence
+	verdicts []verdict  // LLM verdict records: context only, never evidence nor progress
 	logs     []progress // per resource: service and latest event time
 	edges    []progress // per edge stream (connector): latest complete window end
 	maxTime  int64
@@ -186,6 +187,15 @@ func (in *batchInput) record(service string, lr plog.LogRecord, clk *eventtime.C
 			return 0, true
 		}
 		return edgeProgress(getInt(attrs, attrWindowStart), end), true
+	case contract.EventVerdict:
+		// Sent when the model answered, stamped with the end of the window it judged: neither
+		// evidence nor a sign of how far its service has got.
+		if v, ok := readVerdict(service, lr); ok {
+			in.verdicts = append(in.verdicts, v)
+		} else {
+			in.bad++
+		}
+		return 0, false
 	}
 	ts, obs := int64(lr.Timestamp()), int64(lr.ObservedTimestamp())
 	t := ts

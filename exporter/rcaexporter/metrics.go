@@ -153,8 +153,10 @@ func (e *rcaExporter) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) er
 	e.lastInput = now
 	e.metrics.recordStats(ctx, e)
 	e.recordStatsLocked(ctx)
+	edges, wm := e.takeEdgesLocked(), e.engine.Watermark()
 	e.mu.Unlock()
 	e.tb.ExporterRcaRankingDuration.Record(ctx, time.Since(start).Seconds())
+	e.indexBatch(&batchInput{}, edges, wm)
 	e.forward(ctx, changed)
 	return nil
 }

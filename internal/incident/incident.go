@@ -63,6 +63,22 @@ type Incident struct {
 	// MergedInto is set on the final (resolved) version of an incident that turned out to be part
 	// of an older incident: the id of that incident. Sinks should close this one.
 	MergedInto string `json:"merged_into,omitempty"`
+	// LLM is the opinion of a language model asked about the incident (rca exporter, optional
+	// llm section), next to the deterministic ranking, which stays in root_cause_service and
+	// candidates. Set together with Source "llm".
+	LLM *LLMOpinion `json:"llm,omitempty"`
+}
+
+// LLMOpinion is what a language model concluded from the incident's evidence. Its remediation
+// steps, when any, are in Incident.RemediationSteps: suggestions for a human, nothing is executed.
+type LLMOpinion struct {
+	Model            string  `json:"model"`
+	RootCauseService string  `json:"root_cause_service"`
+	RootCauseIssue   string  `json:"root_cause_issue"`
+	Confidence       float64 `json:"confidence"`
+	// AgreesWithRanking is whether the model named the ranking's root cause service.
+	AgreesWithRanking bool   `json:"agrees_with_ranking"`
+	Explanation       string `json:"explanation"`
 }
 
 // Clone returns a deep copy of the incident.
@@ -90,6 +106,10 @@ func (in *Incident) Clone() Incident {
 	if in.ResolvedAt != nil {
 		t := *in.ResolvedAt
 		out.ResolvedAt = &t
+	}
+	if in.LLM != nil {
+		o := *in.LLM
+		out.LLM = &o
 	}
 	return out
 }

@@ -92,6 +92,9 @@ type Stats struct {
 	DroppedIncidentServices uint64 // anomalies of services beyond MaxServicesPerIncident
 	DroppedTemplates        uint64 // templates beyond MaxTemplatesPerService (still counted)
 	KnowledgeBaseEvicted    uint64
+
+	NarrativesAttached uint64 // narratives merged into incidents (narrative.go)
+	NarrativesDropped  uint64 // narratives dropped because the ranking's root cause changed
 }
 
 type pendingAnom struct {
@@ -138,6 +141,10 @@ type openInc struct {
 	dirty       bool
 	sig         string
 	out         incident.Incident
+	// narr is the narrative attached to the incident (narrative.go), stat the ranking's own
+	// fields that it replaces.
+	narr *Narrative
+	stat *statFields
 }
 
 // Engine groups anomalies into incidents and ranks their root causes. Not goroutine-safe.
@@ -156,7 +163,14 @@ type Engine struct {
 	scratch []float64
 
 	hist evidenceHistory // recent evidence summaries for Investigate (investigate.go)
+
+	onEdgeAnomaly func(a Anomaly, caller string) // see ObserveEdgeAnomalies
 }
+
+// ObserveEdgeAnomalies makes AddEdge call fn with every edge anomaly it derives (charged to the
+// callee, a.Service) and the caller of the edge, before placing it. fn runs on the caller's
+// goroutine and must be cheap.
+func (e *Engine) ObserveEdgeAnomalies(fn func(a Anomaly, caller string)) { e.onEdgeAnomaly = fn }
 
 // New returns an engine, or an error for an invalid config.
 func New(cfg Config) (*Engine, error) {
@@ -305,6 +319,9 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 	}
 	a := Anomaly{Service: w.Server, Time: t, Score: sig.score, Severity: SeverityOf(sig.score), Type: sig.kind,
 		Line: sig.describe(w.Server)}
+	if e.onEdgeAnomaly != nil {
+		e.onEdgeAnomaly(a, w.Client)
+	}
 	entry := w.ClientKind == "user"
 	busy := sig.calls >= e.cfg.MinCalls
 	e.place(pendingAnom{a: a, sig: sig, noOpen: busy && !entry && !e.cfg.InternalEdgesOpen})
@@ -606,6 +623,7 @@ func (e *Engine) Advance(now int64) []incident.Incident {
 		resolve := e.wm-inc.last >= int64(e.cfg.QuietPeriod)
 		if inc.dirty || resolve {
 			e.rank(inc)
+			e.reapplyNarrative(inc)
 			inc.dirty = false
 		}
 		if resolve {

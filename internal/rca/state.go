@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
@@ -39,6 +40,10 @@ type openState struct {
 	Sig      string              `json:"sig"`
 	Services map[string]svcState `json:"services"`
 	Out      incident.Incident   `json:"out"`
+	// Narrative and Stat: the narrative attached (narrative.go) and the ranking's fields it
+	// replaced; absent in snapshots of earlier versions.
+	Narrative *Narrative  `json:"narrative,omitempty"`
+	Stat      *statFields `json:"stat,omitempty"`
 }
 
 type svcState struct {
@@ -158,6 +163,15 @@ func (e *Engine) OpenIncidentList() []incident.Incident {
 func encodeOpen(inc *openInc) openState {
 	o := openState{ID: inc.id, Version: inc.version, Start: inc.start, Last: inc.last, Sig: inc.sig,
 		Services: make(map[string]svcState, len(inc.services)), Out: inc.out.Clone()}
+	if inc.narr != nil {
+		n := *inc.narr
+		n.RemediationSteps = slices.Clone(n.RemediationSteps)
+		o.Narrative = &n
+		if inc.stat != nil {
+			st := *inc.stat
+			o.Stat = &st
+		}
+	}
 	for name, sa := range inc.services {
 		ss := svcState{Onset: sa.onset, Last: sa.last, SymOnset: sa.symOnset, Symptoms: sa.symptoms, Count: sa.count,
 			MaxScore: sa.maxScore, LogMax: sa.logMax, Sev: sa.sev, Types: sa.types, Exemplars: sa.exemplars,
@@ -186,6 +200,16 @@ func (e *Engine) decodeOpen(o *openState) (*openInc, error) {
 	}
 	inc := &openInc{id: o.ID, version: o.Version, start: o.Start, last: o.Last, sig: o.Sig,
 		services: make(map[string]*svcAgg, len(o.Services)), out: o.Out.Clone()}
+	if o.Narrative != nil {
+		n := *o.Narrative
+		n.RemediationSteps = slices.Clone(n.RemediationSteps)
+		inc.narr = &n
+		st := statOf(&inc.out) // a snapshot without the ranking's fields: the best there is
+		if o.Stat != nil {
+			st = *o.Stat
+		}
+		inc.stat = &st
+	}
 	for name, ss := range o.Services {
 		if name == "" || ss.Count <= 0 || len(ss.Types) > 16 || len(ss.Templates) > e.cfg.MaxTemplatesPerService ||
 			len(ss.Exemplars) > maxExemplars || len(ss.Edges) > maxEdgeCallers || !finite(ss.MaxScore, ss.LogMax, ss.EdgeScore) {

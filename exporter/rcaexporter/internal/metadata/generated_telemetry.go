@@ -36,6 +36,13 @@ type TelemetryBuilder struct {
 	ExporterRcaEvidenceOutOfOrder  metric.Int64Counter
 	ExporterRcaIncidents           metric.Int64Counter
 	ExporterRcaIncidentsOpen       metric.Int64ObservableGauge
+	ExporterRcaLlmCache            metric.Int64Counter
+	ExporterRcaLlmCost             metric.Float64Counter
+	ExporterRcaLlmRequestDuration  metric.Float64Histogram
+	ExporterRcaLlmRequests         metric.Int64Counter
+	ExporterRcaLlmSkipped          metric.Int64Counter
+	ExporterRcaLlmTokens           metric.Int64Counter
+	ExporterRcaLlmVerdicts         metric.Int64Counter
 	ExporterRcaMetricPointsDropped metric.Int64Counter
 	ExporterRcaMetricPointsIn      metric.Int64Counter
 	ExporterRcaRankingDuration     metric.Float64Histogram
@@ -145,6 +152,49 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_rca_incidents_open",
 		metric.WithDescription("Incidents currently open. [Development]"),
 		metric.WithUnit("{incidents}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmCache, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_llm_cache",
+		metric.WithDescription("LLM answer cache lookups, by task and result (hit, miss). [Development]"),
+		metric.WithUnit("{lookups}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmCost, err = builder.meter.Float64Counter(
+		"otelcol_exporter_rca_llm_cost",
+		metric.WithDescription("Cost of LLM requests (token usage times the configured price), by model. [Development]"),
+		metric.WithUnit("{currency}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmRequestDuration, err = builder.meter.Float64Histogram(
+		"otelcol_exporter_rca_llm_request_duration",
+		metric.WithDescription("Time of one LLM request including retries and the repair attempt, by task and model. [Development]"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmRequests, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_llm_requests",
+		metric.WithDescription("LLM requests that reached a decision, by task (verdict, screen, rca, ask_plan, ask_answer), model and outcome (ok, repaired, timeout, rate_limited, server_error, client_error, invalid_json, error, canceled, budget, rate). [Development]"),
+		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmSkipped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_llm_skipped",
+		metric.WithDescription("Questions not asked to the LLM, by reason (queue_full, max_narratives, busy, budget, rate, shutdown); the statistical result stands. [Development]"),
+		metric.WithUnit("{questions}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmTokens, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_llm_tokens",
+		metric.WithDescription("Tokens used by LLM requests (from the responses' usage), by model and direction (input, output). [Development]"),
+		metric.WithUnit("{tokens}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaLlmVerdicts, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_llm_verdicts",
+		metric.WithDescription("Incident narratives asked of the LLM, by result (merged, disagreed, failed, stale, incident_gone). [Development]"),
+		metric.WithUnit("{answers}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaMetricPointsDropped, err = builder.meter.Int64Counter(

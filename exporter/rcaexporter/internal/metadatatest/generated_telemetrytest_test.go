@@ -31,6 +31,13 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterRcaEdges.Add(context.Background(), 1)
 	tb.ExporterRcaEvidenceOutOfOrder.Add(context.Background(), 1)
 	tb.ExporterRcaIncidents.Add(context.Background(), 1)
+	tb.ExporterRcaLlmCache.Add(context.Background(), 1)
+	tb.ExporterRcaLlmCost.Add(context.Background(), 1)
+	tb.ExporterRcaLlmRequestDuration.Record(context.Background(), 1)
+	tb.ExporterRcaLlmRequests.Add(context.Background(), 1)
+	tb.ExporterRcaLlmSkipped.Add(context.Background(), 1)
+	tb.ExporterRcaLlmTokens.Add(context.Background(), 1)
+	tb.ExporterRcaLlmVerdicts.Add(context.Background(), 1)
 	tb.ExporterRcaMetricPointsDropped.Add(context.Background(), 1)
 	tb.ExporterRcaMetricPointsIn.Add(context.Background(), 1)
 	tb.ExporterRcaRankingDuration.Record(context.Background(), 1)
@@ -60,6 +67,27 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaIncidentsOpen(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmCache(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmCost(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmRequestDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmTokens(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaLlmVerdicts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaMetricPointsDropped(t, testTel,
