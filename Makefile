@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run run-files test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
+.PHONY: all build run run-llm run-files bench-llm eval-llm test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
 
 all: build
 
@@ -45,6 +45,13 @@ $(DIST): $(OCB) builder-config.yaml $(GO_SOURCES)
 run: build $(BIN)/aiops-sim
 	( $(BIN)/aiops-sim -target orders-db -start $$(date -u -d '-25 min' +%Y-%m-%dT%H:%M:%SZ) >&2 & ); set -o pipefail; $(DIST) --config testdata/demo/config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
 
+## run-llm: `make run` with the LLM stage on (testdata/demo/llm-config.yaml), against the
+## OpenAI-compatible server named by LLM_ENDPOINT (default http://localhost:11434/v1, a local
+## Ollama), LLM_MODEL (default llama3.1:8b) and LLM_API_KEY (empty for local servers). Verdict
+## records and the incident's narrative follow the statistical results when the answers arrive.
+run-llm: build $(BIN)/aiops-sim
+	( $(BIN)/aiops-sim -target orders-db -start $$(date -u -d '-25 min' +%Y-%m-%dT%H:%M:%SZ) >&2 & ); set -o pipefail; $(DIST) --config testdata/demo/llm-config.yaml 2>&1 | grep --line-buffered -v 'anomaly.detected=false'
+
 ## run-files: the file demo: bundled log files of three services (file_log receiver) and bundled
 ## traces (cmd/demotraces posts them once the collector is up).
 run-files: build $(BIN)/demotraces
@@ -64,6 +71,7 @@ dist-test: build
 	$(DIST) validate --config testdata/demo/config.yaml
 	$(DIST) validate --config testdata/demo/files-config.yaml
 	$(DIST) validate --config testdata/metrics/config.yaml
+	$(DIST) validate --config testdata/demo/llm-config.yaml
 
 ## e2e: the built collector receives a simulated fault over OTLP and must name its root cause;
 ## then the same replay, run three times (twice alike, once at another speed with other request
@@ -111,6 +119,19 @@ eval:
 	$(GO) run ./cmd/evalrca -low-traffic -n 12
 	$(GO) run ./cmd/evalrca -realistic -n 12
 	$(GO) run ./cmd/evalreal -data $(DATA)/nezha-tt-0130
+
+## bench-llm: the LLM stage's cost and effect against an in-process counting fake model (HDFS,
+## BGL, realistic simulator): calls, tokens and cost per 1M lines, cache hit rate, F1 with and
+## without it; then with a hanging model, CPU per record against statistical-only and lost records
+bench-llm:
+	$(GO) run ./cmd/evalllm -data $(DATA)
+	$(GO) run ./cmd/evalllm -data $(DATA) -hang
+
+## eval-llm: the same replay against a real model: LLM_ENDPOINT, LLM_PROVIDER (openai,
+## anthropic, ollama), LLM_MODEL, LLM_API_KEY
+eval-llm:
+	@test -n "$$LLM_ENDPOINT" || { echo "eval-llm: set LLM_ENDPOINT (and LLM_MODEL, LLM_PROVIDER, LLM_API_KEY)"; exit 2; }
+	$(GO) run ./cmd/evalllm -data $(DATA)
 
 clean:
 	rm -rf build bin

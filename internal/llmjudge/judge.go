@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -144,12 +145,19 @@ type svcWindow struct {
 	rate    float64
 	used    uint64 // recency for the MaxServices bound
 	asked   int64  // window index of the last question (event time), or math.MinInt64
+	skip    int    // normal records since the last one added (sampling of normal records)
 }
+
+// normalStride: of a service's normal records (neither flagged nor error level), one in
+// normalStride is added to its window, standing for normalStride records. Counts in prompts
+// are then approximate for normal templates and exact for flagged and error ones; the record
+// path stays cheap whatever the model does.
+const normalStride = 16
 
 type job struct {
 	w        llmprompt.Window
 	key      string
-	patterns []string // flagged patterns being asked about
+	patterns []pattern // flagged patterns being asked about
 }
 
 // Judge is safe for one analysing goroutine (Add, Advance, Lookup) plus its own workers.
@@ -163,12 +171,15 @@ type Judge struct {
 
 	// analysis goroutine only
 	windows map[string]*svcWindow
+	last    *svcWindow // the window of the previous Add (records come grouped by service)
 	tick    uint64
 
 	mu       sync.Mutex
 	inflight map[string]struct{}
-	pending  map[string]int // flagged patterns of the questions waiting or in flight
-	patterns *lru.Cache[string, *Verdict]
+	pending  map[pattern]int // flagged patterns of the questions waiting or in flight
+	patterns *lru.Cache[pattern, *Verdict]
+	// remembered mirrors patterns.Len() without its lock, for the record path.
+	remembered atomic.Int64
 
 	queue  chan job
 	cancel context.CancelFunc
@@ -193,11 +204,11 @@ func New(cfg Config, primary, screening *llm.Client, redact func(string) string,
 		onVerdict: onVerdict,
 		windows:   make(map[string]*svcWindow),
 		inflight:  make(map[string]struct{}),
-		pending:   make(map[string]int),
+		pending:   make(map[pattern]int),
 		queue:     make(chan job, cfg.QueueSize),
 	}
 	var err error
-	j.patterns, err = lru.NewWithEvict(cfg.MaxPatterns, func(string, *Verdict) { j.counters.PatternsEvicted(1) })
+	j.patterns, err = lru.NewWithEvict(cfg.MaxPatterns, func(pattern, *Verdict) { j.counters.PatternsEvicted(1) })
 	if err != nil {
 		return nil, err
 	}
@@ -235,17 +246,31 @@ func (j *Judge) Stop() {
 // record belongs to a later one. Records of a service must come in event-time order.
 func (j *Judge) Add(service string, r *llmprompt.Record) {
 	k := eventtime.FloorDiv(r.Time.UnixNano(), int64(j.cfg.Window))
-	sw := j.windows[service]
+	sw := j.last
+	if sw == nil || sw.service != service {
+		sw = j.windows[service]
+	}
 	if sw == nil {
 		sw = j.newWindow(service, k)
 	} else if k > sw.k {
 		j.close(sw)
 		sw.k = k
+		sw.skip = 0
 	}
+	j.last = sw
 	j.tick++
 	sw.used = j.tick
+	if !r.Detected && r.SeverityNumber < errorSeverity {
+		if sw.skip++; sw.skip%normalStride != 1 {
+			return
+		}
+		r.Weight = normalStride
+	}
 	sw.b.Add(r)
 }
+
+// errorSeverity is the OpenTelemetry severity number of ERROR.
+const errorSeverity = 17
 
 func (j *Judge) newWindow(service string, k int64) *svcWindow {
 	if len(j.windows) >= j.cfg.MaxServices {
@@ -257,6 +282,9 @@ func (j *Judge) newWindow(service string, k int64) *svcWindow {
 		}
 		j.close(oldest)
 		delete(j.windows, oldest.service)
+		if j.last == oldest {
+			j.last = nil
+		}
 	}
 	sw := &svcWindow{service: service, k: k, b: llmprompt.NewWindowBuilder(service, j.cfg.Limits, j.redact), rate: j.cfg.SampleNormal, asked: math.MinInt64}
 	j.windows[service] = sw
@@ -298,7 +326,7 @@ func (j *Judge) close(sw *svcWindow) {
 			return
 		}
 	}
-	var patterns []string
+	var patterns []pattern
 	if flagged {
 		// A verdict applies to later records of its patterns: a window whose flagged patterns
 		// all have one (or are being asked about) needs no question.
@@ -308,7 +336,7 @@ func (j *Judge) close(sw *svcWindow) {
 			if !t.Flagged {
 				continue
 			}
-			pk := patternKey(sw.service, t.ID)
+			pk := pattern{sw.service, t.ID}
 			patterns = append(patterns, pk)
 			if j.pending[pk] == 0 && j.Lookup(sw.service, t.ID, w.End) == nil {
 				novel = true
@@ -485,8 +513,9 @@ func (j *Judge) verdict(w llmprompt.Window, v llmprompt.Verdict, res llm.Result,
 // apply remembers a verdict for its patterns.
 func (j *Judge) apply(vd *Verdict) {
 	for _, id := range vd.Templates {
-		j.patterns.Add(patternKey(vd.Service, id), vd)
+		j.patterns.Add(pattern{vd.Service, id}, vd)
 	}
+	j.remembered.Store(int64(j.patterns.Len()))
 }
 
 // severe reports whether one of w's findings reaches MinSeverity.
@@ -506,10 +535,10 @@ func (j *Judge) severe(w llmprompt.Window) bool {
 // Lookup returns the verdict remembered for a service's template, if it still applies at
 // event time t.
 func (j *Judge) Lookup(service, templateID string, t time.Time) *Verdict {
-	if templateID == "" {
+	if templateID == "" || j.remembered.Load() == 0 {
 		return nil
 	}
-	vd, ok := j.patterns.Get(patternKey(service, templateID))
+	vd, ok := j.patterns.Get(pattern{service, templateID})
 	if !ok || t.Sub(vd.End) > j.cfg.VerdictTTL {
 		return nil
 	}
@@ -522,7 +551,9 @@ func (j *Judge) Patterns() int { return j.patterns.Len() }
 // OpenWindows is the number of services with a window being filled.
 func (j *Judge) OpenWindows() int { return len(j.windows) }
 
-func patternKey(service, templateID string) string { return service + "\x00" + templateID }
+// pattern is a service's template.
+type pattern struct{ service, templateID string }
+
 
 func verdictID(service string, start time.Time, src string) string {
 	h := fnv.New64a()

@@ -30,6 +30,9 @@ type Record struct {
 	Detected               bool
 	Type, Severity, Reason string
 	Score                  float64
+	// Weight is how many records this one stands for (a caller sampling normal records);
+	// 0 and 1 mean itself only.
+	Weight int
 }
 
 // Limits bound what a Window keeps. Zero (or negative) fields take the defaults 20, 2, 300, 3
@@ -261,9 +264,10 @@ func (b *WindowBuilder) Add(r *Record) {
 	if r == nil {
 		return
 	}
-	b.records++
+	w := max(r.Weight, 1)
+	b.records += w
 	b.seq++
-	b.levels[windowLevelIndex(r.SeverityNumber)]++
+	b.levels[windowLevelIndex(r.SeverityNumber)] += w
 	// A zero time and the Unix epoch (OTLP's "unset" timestamp) are unknown times.
 	if !r.Time.IsZero() && r.Time.UnixNano() != 0 {
 		if b.start.IsZero() || r.Time.Before(b.start) {
@@ -286,9 +290,9 @@ func (b *WindowBuilder) Add(r *Record) {
 			return
 		}
 	}
-	t.count++
+	t.count += w
 	if isErr {
-		t.errors++
+		t.errors += w
 	}
 	if r.Detected {
 		t.flagged = true

@@ -11,11 +11,14 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/llm"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/llm/llmtest"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 )
 
@@ -72,12 +75,33 @@ func shift(ld plog.Logs, d time.Duration) {
 // BenchmarkProcessorConsumeLogs measures records/s through ConsumeLogs (batching, mining,
 // detection, annotation) with a no-op next consumer.
 func BenchmarkProcessorConsumeLogs(b *testing.B) {
+	benchConsume(b, createDefaultConfig().(*Config))
+}
+
+// BenchmarkProcessorConsumeLogsLLM is the same with the LLM stage on: statistical-only as the
+// baseline, then a model that never answers (the stage's cost on the record path, which must
+// not depend on the model) and one that answers at once.
+func BenchmarkProcessorConsumeLogsLLM(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		reply llmtest.Reply
+	}{{"hanging", llmtest.Reply{Hang: true}}, {"answering", llmtest.Reply{Content: benignVerdict}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := llmtest.NewServer(b, llm.ProviderOpenAI, llmtest.Sequence(tc.reply))
+			cfg := llmConfig(srv)
+			cfg.LLM.Get().Model.ClientConfig.Timeout = time.Minute
+			benchConsume(b, cfg)
+		})
+	}
+}
+
+func benchConsume(b *testing.B, cfg *Config) {
 	const perBatch = 1000
 	batches := benchBatches(64, perBatch)
-	cfg := createDefaultConfig().(*Config)
 	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop(), clockwork.NewFakeClockAt(wallBase))
 	require.NoError(b, err)
 	ctx := context.Background()
+	require.NoError(b, p.Start(ctx, componenttest.NewNopHost()))
 	// Warm the miner and the detectors.
 	for _, ld := range benchBatches(8, perBatch) {
 		require.NoError(b, p.ConsumeLogs(ctx, ld))
