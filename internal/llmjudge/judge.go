@@ -554,7 +554,6 @@ func (j *Judge) OpenWindows() int { return len(j.windows) }
 // pattern is a service's template.
 type pattern struct{ service, templateID string }
 
-
 func verdictID(service string, start time.Time, src string) string {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(service))
