@@ -1,0 +1,110 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package redact
+
+// corpusLines are realistic log lines full of secrets and personal data. Every string of
+// corpusSecrets occurs in them and must not survive redaction with the default Config.
+var corpusLines = []string{
+	`2024-03-01T10:15:00Z INFO db connect url=postgres://app_user:Xk9#mPq2vL7w@db.internal:5432/orders`,
+	`{"level":"info","msg":"login","user":"alice","password":"S3cr3t-P@ssw0rd!","ts":1709288100}`,
+	`GET /api/v1/me Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c`,
+	`10.1.2.3 - - [01/Mar/2024:10:15:01 +0000] "GET /api/v1/export?format=csv&access_token=ya29.a0AfH6SMBx7Qk2Lr9 HTTP/1.1" 200 512 "-" "curl/8.4.0"`,
+	`ERROR openai request failed (401): invalid api key sk-proj-4fT9xQ2mLp8RzW1vN6bY3cK7hJ0dS5aE`,
+	`DEBUG aws config: aws_access_key_id=AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY region=eu-west-1`,
+	`INFO running: git clone https://x-access-token:ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/org/repo.git`,
+	`GITHUB_TOKEN=ghp_R4nd0mT0k3nV4lu3F0rT3st1ngPurp0s3s0K CI=true`,
+	`WARN posting alert to slack failed, token xoxb-2048-1234567890-AbCdEfGhIjKlMnOpQrStUvWx returned invalid_auth`,
+	`gitlab runner registered with glpat-xY7zA9bC3dE5fG1hI2jK`,
+	`maps geocode request https://maps.googleapis.com/maps/api/geocode/json?address=Berlin&key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q`,
+	`stripe charge failed: key=sk_live_51H8xYzAbCdEfGhIjKlMnOpQr code=card_declined`,
+	`WARN user john.doe@example.com failed login 5 times from 203.0.113.7`,
+	`payment declined card=4111 1111 1111 1111 amount=25.00 currency=EUR`,
+	`checkout card_number: 5555-5555-5555-4444 exp=12/27`,
+	`{"event":"charge","pan":"378282246310005","status":"ok"}`,
+	`sms sent to +1 415 555 2671 status=delivered`,
+	`callback requested, number (555) 123-4567, agent=42`,
+	`support ticket 8812 contact 555-867-5309 priority=high`,
+	"loaded key -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bqZq3xY8wPvK2JmN5rT9sLdF4hG6jK1lMnOpQrStUvWxYz\nqwErTyUiOpAsDfGhJkLzXcVbNm1234567890abcdefghijklmnopqrstuv\n-----END RSA PRIVATE KEY----- from /etc/app/key.pem",
+	`proxy request headers: Authorization: Basic YWRtaW46c3VwM3JzM2NyM3Q= Host: api.internal`,
+	`oauth client registered client_id=web-app client_secret: 8f7d6c5b4a39281706f5e4d3c2b1a098`,
+	`spring.datasource.password=Tr0ub4dor-3x`,
+	`Cookie: JSESSIONID=A1B2C3D4E5F6G7H8I9J0; theme=dark`,
+	`cache: connecting to redis://:r3d1sP4ss@cache-01:6379/0`,
+	`mongo client uri mongodb+srv://admin:M0ng0Pa55w0rd@cluster0.ab1cd.mongodb.net/test?retryWrites=true`,
+	`exec: mysql -u root --password=My5qlR00tPw -h db01 -e "select 1"`,
+	`config loaded: {Host:db01 Port:5432 User:app Password:hunter2hunter2 SSL:true}`,
+	`env: API_KEY=abcd1234efgh5678ijkl DEBUG=false`,
+	`request headers X-Api-Key: 9a8b7c6d5e4f3a2b1c0d accept=*/*`,
+	`level=error msg="auth failed" user=bob@corp.example.org token=tk_9f8e7d6c5b4a3 attempt=3`,
+	`java.lang.IllegalStateException: duplicate account for jane_smith+test@mail.example.co.uk`,
+	`anthropic call x-api-key: sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEf failed`,
+	`{"body":"{\"username\":\"carol\",\"password\":\"Qw3rty!Zx9\"}","status":400}`,
+	`otp sent to +447911123456 via sms`,
+	`{"key":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----","kid":"k1"}`,
+	`calling upstream with header "Bearer 7f3e9a1c5b2d8f4e6a0c"`,
+	`Set-Cookie: session=8c1f2e3d4a5b6c7d; Path=/; HttpOnly`,
+	`{"card":"6011111111111117","email":"MARY.MAJOR@Example.COM"}`,
+	`smtp relay smtp://mailer:Sm7pP4ss!@smtp.example.com:587 rejected`,
+	`pg: FATAL password authentication failed; dsn="host=db01 user=svc password='p4ss w0rd!' dbname=app"`,
+	`INFO 2024-03-01 10:15:09 refresh_token: "rt-5d41402abc4b2a76b9719d911017c592" expires_in=3600`,
+}
+
+// corpusSecrets are the secret substrings of corpusLines.
+var corpusSecrets = []string{
+	"Xk9#mPq2vL7w",
+	"S3cr3t-P@ssw0rd!",
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+	"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+	"ya29.a0AfH6SMBx7Qk2Lr9",
+	"sk-proj-4fT9xQ2mLp8RzW1vN6bY3cK7hJ0dS5aE",
+	"AKIAIOSFODNN7EXAMPLE",
+	"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+	"ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+	"ghp_R4nd0mT0k3nV4lu3F0rT3st1ngPurp0s3s0K",
+	"xoxb-2048-1234567890-AbCdEfGhIjKlMnOpQrStUvWx",
+	"glpat-xY7zA9bC3dE5fG1hI2jK",
+	"AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+	"sk_live_51H8xYzAbCdEfGhIjKlMnOpQr",
+	"john.doe@example.com",
+	"4111 1111 1111 1111",
+	"5555-5555-5555-4444",
+	"378282246310005",
+	"415 555 2671",
+	"(555) 123-4567",
+	"555-867-5309",
+	"MIIEpAIBAAKCAQEA7bqZq3xY8wPvK2JmN5rT9sLdF4hG6jK1lMnOpQrStUvWxYz",
+	"qwErTyUiOpAsDfGhJkLzXcVbNm1234567890abcdefghijklmnopqrstuv",
+	"YWRtaW46c3VwM3JzM2NyM3Q=",
+	"8f7d6c5b4a39281706f5e4d3c2b1a098",
+	"Tr0ub4dor-3x",
+	"A1B2C3D4E5F6G7H8I9J0",
+	"r3d1sP4ss",
+	"M0ng0Pa55w0rd",
+	"My5qlR00tPw",
+	"hunter2hunter2",
+	"abcd1234efgh5678ijkl",
+	"9a8b7c6d5e4f3a2b1c0d",
+	"bob@corp.example.org",
+	"tk_9f8e7d6c5b4a3",
+	"jane_smith+test@mail.example.co.uk",
+	"sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEf",
+	"Qw3rty!Zx9",
+	"+447911123456",
+	"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+	"7f3e9a1c5b2d8f4e6a0c",
+	"8c1f2e3d4a5b6c7d",
+	"6011111111111117",
+	"MARY.MAJOR@Example.COM",
+	"Sm7pP4ss!",
+	"p4ss w0rd!",
+	"rt-5d41402abc4b2a76b9719d911017c592",
+}
+
+// TestCorpus returns realistic log lines full of secrets and personal data, and the secret
+// substrings they contain. With the default Config (IPs off) no secret survives Redact, so tests
+// of other packages can feed the lines through their pipeline and assert that no secret reaches
+// an LLM request or a sink. The slices are fresh copies.
+func TestCorpus() (lines, secrets []string) {
+	return append([]string(nil), corpusLines...), append([]string(nil), corpusSecrets...)
+}
