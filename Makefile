@@ -127,11 +127,16 @@ bench-llm:
 	$(GO) run ./cmd/evalllm -data $(DATA)
 	$(GO) run ./cmd/evalllm -data $(DATA) -hang
 
-## eval-llm: the same replay against a real model: LLM_ENDPOINT, LLM_PROVIDER (openai,
-## anthropic, ollama), LLM_MODEL, LLM_API_KEY
+## eval-llm: against a real model (LLM_ENDPOINT, LLM_PROVIDER: openai, anthropic or ollama,
+## LLM_MODEL, LLM_API_KEY): the anomaly replay with the processor's LLM stage (tokens, F1), the
+## simulated RCA scenarios with the exporter's narratives (how often the narrative names the
+## root cause beside AC@k), then the contract test of the client
 eval-llm:
 	@test -n "$$LLM_ENDPOINT" || { echo "eval-llm: set LLM_ENDPOINT (and LLM_MODEL, LLM_PROVIDER, LLM_API_KEY)"; exit 2; }
 	$(GO) run ./cmd/evalllm -data $(DATA)
+	$(GO) run ./cmd/evalrca -n 12 -llm
+	$(GO) run ./cmd/evalrca -realistic -n 12 -llm
+	$(GO) test -tags contract -count=1 -run Contract -v ./internal/llm/
 
 clean:
 	rm -rf build bin

@@ -21,6 +21,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/rcaeval"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/sim"
 )
@@ -34,6 +38,7 @@ func main() {
 	explain := flag.Bool("explain", false, "print every incident of each scenario with its candidates (implies -v)")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "scenarios run in parallel")
 	lowTraffic := flag.Bool("low-traffic", false, "faults of a service called about once a minute (low_traffic_slow, low_traffic_errors; 10 minutes each)")
+	flag.BoolVar(&withLLM, "llm", false, "turn the rca exporter's LLM narratives on, against LLM_ENDPOINT (LLM_PROVIDER, LLM_MODEL, LLM_API_KEY; make eval-llm), and report how often the narrative names the root cause")
 	realistic := flag.Bool("realistic", false, "realistic scenarios (bursty load, background errors with stack traces, spans without kind, status or peer attributes; the realistic fault kinds, from 8 minutes on): see docs/simulator.md")
 	flag.Parse()
 	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers, lowTraffic: *lowTraffic, realistic: *realistic}
@@ -74,7 +79,7 @@ func runAll(scs []sim.Scenario, workers int) ([]rcaeval.Outcome, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				outs[i], errs[i] = rcaeval.Run(scs[i])
+				outs[i], errs[i] = rcaeval.RunWith(scs[i], chainOptions, settle)
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("%s: %w", scs[i].Name, errs[i])
 				}
@@ -101,6 +106,11 @@ func run(w io.Writer, o opts) error {
 	}
 	if o.only != nil {
 		scs = slices.DeleteFunc(scs, func(sc sim.Scenario) bool { return !o.only.MatchString(sc.Name) })
+	}
+	if withLLM {
+		if err := configureLLM(); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	outs, err := runAll(scs, o.workers)
@@ -133,6 +143,10 @@ func run(w io.Writer, o opts) error {
 		}
 	}
 	s := rcaeval.Summarize(outs)
+	if withLLM {
+		fmt.Fprintf(w, "LLM narratives: %d of %d faulty scenarios answered, root cause named %d (%.3f of faulty scenarios)\n",
+			s.LLMAnswered, s.Faulty, s.LLMTop1, float64(s.LLMTop1)/float64(max(s.Faulty, 1)))
+	}
 	// The wall time goes to stderr: stdout is the same on every run.
 	fmt.Fprintf(os.Stderr, "evalrca: %d scenarios in %.1fs\n", len(outs), time.Since(start).Seconds())
 	if _, err := fmt.Fprintf(w, "\n%d scenarios (%d with a fault, %d fault-free), %s of event time each, seed %d\n%s\n\nper fault kind:\n",
@@ -184,4 +198,35 @@ func explainOutcome(w io.Writer, sc sim.Scenario, o *rcaeval.Outcome) {
 		}
 		_, _ = fmt.Fprintf(w, "    %s\n", inc.Explanation)
 	}
+}
+
+// With -llm: the chain's exporter asks a real model for narratives, and each scenario waits for
+// the answers before it is scored.
+var (
+	withLLM      bool
+	chainOptions rcaeval.ChainOptions
+	settle       time.Duration
+)
+
+func configureLLM() error {
+	endpoint := os.Getenv("LLM_ENDPOINT")
+	if endpoint == "" {
+		return errors.New("-llm needs LLM_ENDPOINT (and LLM_MODEL, LLM_PROVIDER, LLM_API_KEY)")
+	}
+	provider, model := os.Getenv("LLM_PROVIDER"), os.Getenv("LLM_MODEL")
+	if provider == "" {
+		provider = "openai"
+	}
+	chainOptions.Exporter = func(cfg component.Config) {
+		lc := cfg.(*rcaexporter.Config).LLM.GetOrInsertDefault()
+		lc.Model.Provider, lc.Model.Model = provider, model
+		lc.Model.ClientConfig.Endpoint = endpoint
+		lc.Model.APIKey = configopaque.String(os.Getenv("LLM_API_KEY"))
+		lc.Model.ClientConfig.Timeout = 2 * time.Minute
+		lc.Model.MaxOutputTokens = 1024
+		// A replay runs faster than the wall clock: ask again as soon as the ranking changes.
+		lc.MinUpdateInterval = 0
+	}
+	settle = 30 * time.Second
+	return nil
 }

@@ -242,6 +242,23 @@ func freeLoopback() (string, error) {
 	return addr, ln.Close()
 }
 
+// Settle waits until no incident has been delivered for quiet (wall clock), at most max.
+func (c *Chain) Settle(quiet, max time.Duration) {
+	deadline := time.Now().Add(max)
+	c.mu.Lock()
+	n := len(c.got)
+	c.mu.Unlock()
+	last := time.Now()
+	for time.Now().Before(deadline) && time.Since(last) < quiet {
+		time.Sleep(quiet / 10)
+		c.mu.Lock()
+		if len(c.got) != n {
+			n, last = len(c.got), time.Now()
+		}
+		c.mu.Unlock()
+	}
+}
+
 // Close shuts the chain down in the collector's order (processors, connectors, exporters), which
 // flushes what is held, and returns every emission.
 func (c *Chain) Close(at time.Time) ([]Emission, error) {

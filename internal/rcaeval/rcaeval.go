@@ -41,6 +41,15 @@ type Outcome struct {
 	All []incident.Incident
 }
 
+// LLMRootCause is the root-cause service an LLM narrative named for the scored incident ("" when
+// none arrived).
+func (o *Outcome) LLMRootCause() string {
+	if o.Incident.LLM == nil {
+		return ""
+	}
+	return o.Incident.LLM.RootCauseService
+}
+
 // Rank returns the 1-based rank of the true root cause, 0 when it is not ranked.
 func (o *Outcome) Rank() int {
 	if i := slices.Index(o.Ranked, o.RootCause); i >= 0 {
@@ -54,6 +63,13 @@ const Step = time.Second
 
 // Run plays one scenario through the components (see Chain) and scores it.
 func Run(sc sim.Scenario) (Outcome, error) {
+	return RunWith(sc, ChainOptions{}, 0)
+}
+
+// RunWith is Run with chain options; with settle > 0 the chain waits, after the replay, until
+// no incident has been delivered for settle (at most 20 settle periods), so that answers that
+// arrive later (an LLM's narratives) are scored too.
+func RunWith(sc sim.Scenario, opts ChainOptions, settle time.Duration) (Outcome, error) {
 	out := Outcome{Name: sc.Name}
 	var fault *sim.Fault
 	if len(sc.Faults) > 0 {
@@ -61,13 +77,16 @@ func Run(sc sim.Scenario) (Outcome, error) {
 		out.FaultKind = fault.Kind
 		out.RootCause = fault.RootCause()
 	}
-	chain, err := NewChain(ChainOptions{})
+	chain, err := NewChain(opts)
 	if err != nil {
 		return out, err
 	}
 	_, err = sim.Run(sc, Step, func(ch sim.Chunk) error {
 		return chain.Play(ch.End, ch.Logs, ch.Traces)
 	})
+	if settle > 0 {
+		chain.Settle(settle, 20*settle)
+	}
 	ems, cerr := chain.Close(sc.End())
 	if err = errors.Join(err, cerr); err != nil {
 		return out, err
@@ -156,6 +175,9 @@ type Summary struct {
 	DetectDelays           []time.Duration
 	DetectedWithin30s      int
 	PerKind                map[sim.FaultKind]*KindSummary
+	// LLMAnswered counts detected faults whose incident got an LLM narrative; LLMTop1 those
+	// whose narrative named the true root cause.
+	LLMAnswered, LLMTop1 int
 }
 
 // KindSummary is the per-fault-kind part of a Summary.
@@ -181,6 +203,12 @@ func Summarize(outs []Outcome) Summary {
 		}
 		k.N++
 		s.FalseAlarmsBeforeFault += o.FalseAlarms
+		if llm := o.LLMRootCause(); llm != "" {
+			s.LLMAnswered++
+			if llm == o.RootCause {
+				s.LLMTop1++
+			}
+		}
 		if o.Detected {
 			s.Detected++
 			k.Detected++
