@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run run-llm run-files bench-llm eval-llm test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
+.PHONY: all build run run-llm run-files bench-llm bench-llm-collector eval-llm test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
 
 all: build
 
@@ -126,6 +126,12 @@ eval:
 bench-llm:
 	$(GO) run ./cmd/evalllm -data $(DATA)
 	$(GO) run ./cmd/evalllm -data $(DATA) -hang
+
+## bench-llm-collector: whole-collector CPU and throughput with the processor's LLM stage on and
+## the model hanging, against the statistical-only processor (scripts/bench-collector.sh WITH_LLM=1)
+bench-llm-collector: build
+	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
+	WITH_LLM=1 COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
 
 ## eval-llm: against a real model (LLM_ENDPOINT, LLM_PROVIDER: openai, anthropic or ollama,
 ## LLM_MODEL, LLM_API_KEY): the anomaly replay with the processor's LLM stage (tokens, F1), the

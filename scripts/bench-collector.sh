@@ -14,7 +14,12 @@
 # the time from the end of the load until every record was exported (records the processor still
 # held wait for its batch timeout); the CPU time covers both.
 #
-# Environment (defaults): RECORDS=2000000 BATCH=1000 CONCURRENCY=4 SEED=1 RUNS=3
+# With WITH_LLM=1 a third configuration runs: the processor with its LLM stage on, against a
+# model that accepts connections and never answers (testdata/bench/with-llm-hanging.yaml, a
+# listener on 127.0.0.1:18099 started by this script); its CPU and throughput are compared with
+# the statistical-only run ("with").
+#
+# Environment (defaults): RECORDS=2000000 BATCH=1000 CONCURRENCY=4 SEED=1 RUNS=3 WITH_LLM=0
 # COLLECTOR_CPU=1 LOAD_CPU=0 COLLECTOR=./bin/otelcol-aiops OTLPLOAD=./bin/otlpload.
 # The configurations listen on 127.0.0.1:4318 (OTLP/HTTP) and 127.0.0.1:8888 (metrics); both
 # must be free.
@@ -172,9 +177,22 @@ run_one() {
 echo "# otelcol-aiops whole-collector bench: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# $("$COLLECTOR" --version 2>/dev/null || echo "$COLLECTOR"); $(nproc --all) CPUs: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "# records=$RECORDS batch=$BATCH concurrency=$CONCURRENCY seed=$SEED runs=$RUNS collector-cpu=${PIN_COLLECTOR[*]:-unpinned} load-cpu=${PIN_LOAD[*]:-unpinned}"
+hang_pid=""
+if [[ "${WITH_LLM:-0}" == 1 ]]; then
+	command -v python3 >/dev/null || die "WITH_LLM=1 needs python3 (the hanging model's listener)"
+	# Accepts connections (the kernel completes them) and never reads or answers.
+	python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 18099)); s.listen(4096); time.sleep(1e9)' &
+	hang_pid=$!
+	trap 'kill "$hang_pid" 2>/dev/null || true; cleanup' EXIT
+fi
 for ((r = 1; r <= RUNS; r++)); do
 	run_one without "$ROOT/testdata/bench/without.yaml" "$r"
 	run_one with "$ROOT/testdata/bench/with.yaml" "$r"
+	if [[ -n "$hang_pid" ]]; then
+		run_one with-llm-hanging "$ROOT/testdata/bench/with-llm-hanging.yaml" "$r"
+	fi
 done
 
 echo
@@ -187,6 +205,10 @@ END {
 	if (cpu["without"] > 0) printf "CPU ratio with/without: %.2f (collector CPU per record, summed over runs)\n", cpu["with"] / cpu["without"]
 	else print "CPU ratio with/without: n/a (no CPU time measured without the processor)"
 	if (rate["without"] > 0) printf "throughput ratio with/without: %.2f (records/s, summed over runs)\n", rate["with"] / rate["without"]
+	if (cpu["with-llm-hanging"] > 0 && cpu["with"] > 0) {
+		printf "CPU ratio with-llm-hanging/with: %.3f (collector CPU per record, summed over runs)\n", cpu["with-llm-hanging"] / cpu["with"]
+		printf "throughput ratio with-llm-hanging/with: %.3f (records/s, summed over runs)\n", rate["with-llm-hanging"] / rate["with"]
+	}
 }' "$WORK/rows"
 if [[ -s "$WORK/with-metrics.txt" ]]; then
 	echo
