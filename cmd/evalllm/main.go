@@ -307,6 +307,22 @@ func detected(lr plog.LogRecord) bool {
 	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool()
 }
 
+// lineF1 is the record-level F1 of the detected records against the label pos.
+func lineF1(recs []plog.LogRecord, pos func(plog.LogRecord) bool) float64 {
+	var tp, fp, fn int
+	for _, lr := range recs {
+		switch d, p := detected(lr), pos(lr); {
+		case d && p:
+			tp++
+		case d:
+			fp++
+		case p:
+			fn++
+		}
+	}
+	return f1(tp, fp, fn)
+}
+
 func f1(tp, fp, fn int) float64 {
 	if tp == 0 {
 		return 0
@@ -367,19 +383,7 @@ func load(data string) ([]dataset, error) {
 	sets = append(sets, dataset{
 		name: "BGL (line F1)", batches: batchesOf("bgl", bgl), lines: len(bgl),
 		score: func(recs []plog.LogRecord) float64 {
-			var tp, fp, fn int
-			for _, lr := range recs {
-				pos := alerts[lineKey(int64(lr.Timestamp()), lr.Body().Str())]
-				switch d := detected(lr); {
-				case d && pos:
-					tp++
-				case d:
-					fp++
-				case pos:
-					fn++
-				}
-			}
-			return f1(tp, fp, fn)
+			return lineF1(recs, func(lr plog.LogRecord) bool { return alerts[lineKey(int64(lr.Timestamp()), lr.Body().Str())] })
 		},
 	})
 
@@ -405,19 +409,9 @@ func load(data string) ([]dataset, error) {
 		sets = append(sets, dataset{
 			name: "sim realistic " + string(fk), batches: batches, lines: n,
 			score: func(recs []plog.LogRecord) float64 {
-				var tp, fp, fn int
-				for _, lr := range recs {
-					pos := lr.Timestamp() >= faultAt && contract.IsError(int32(lr.SeverityNumber()), lr.SeverityText())
-					switch d := detected(lr); {
-					case d && pos:
-						tp++
-					case d:
-						fp++
-					case pos:
-						fn++
-					}
-				}
-				return f1(tp, fp, fn)
+				return lineF1(recs, func(lr plog.LogRecord) bool {
+					return lr.Timestamp() >= faultAt && contract.IsError(int32(lr.SeverityNumber()), lr.SeverityText())
+				})
 			},
 		})
 	}
