@@ -40,8 +40,10 @@ type Config struct {
 	// EdgeTTL is how long (event time) an edge is kept after its last call or log. Keep it long
 	// (days) so that sampled or rare calls do not vanish from the graph.
 	EdgeTTL time.Duration `mapstructure:"edge_ttl"`
-	// MaxPendingSpans bounds the spans (and placeholders for parents not seen yet) waiting for
-	// pairing, about 170 bytes each. Beyond it new spans are dropped and counted.
+	// MaxPendingSpans bounds the spans waiting for pairing (each span counts once, whether or
+	// not its parent has been seen; a log record waiting for a span not seen yet counts as one).
+	// About 170 bytes per span, plus up to as much again for the placeholder of a parent not
+	// seen yet. Beyond it new spans are dropped and counted (reason pending_full).
 	MaxPendingSpans int `mapstructure:"max_pending_spans"`
 	// MaxEdges bounds the live edges. Beyond it, calls that would create an edge are dropped and
 	// counted.
@@ -117,6 +119,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.UserNode == "" {
 		errs = append(errs, errors.New("user_node must not be empty"))
+	}
+	if len(cfg.UserNode) > graph.MaxNameBytes {
+		errs = append(errs, fmt.Errorf("user_node must be at most %d bytes long", graph.MaxNameBytes))
 	}
 	if len(cfg.LatencyBuckets) == 0 || len(cfg.LatencyBuckets) > 256 {
 		errs = append(errs, errors.New("latency_buckets must have between 1 and 256 bounds"))

@@ -5,6 +5,7 @@ package logs2graph
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,7 @@ func TestValidate(t *testing.T) {
 		{"max_edges", func(c *Config) { c.MaxEdges = 0 }, "max_edges must be between 1 and 1073741823"},
 		{"max_nodes", func(c *Config) { c.MaxNodes = 1 << 40 }, "max_nodes must be between 2 and 1073741823"},
 		{"user_node", func(c *Config) { c.UserNode = "" }, "user_node must not be empty"},
+		{"user_node too long", func(c *Config) { c.UserNode = strings.Repeat("u", 257) }, "user_node must be at most 256 bytes long"},
 		{"latency_buckets empty", func(c *Config) { c.LatencyBuckets = nil }, "latency_buckets must have between 1 and 256 bounds"},
 		{"latency_buckets negative", func(c *Config) { c.LatencyBuckets = []time.Duration{-time.Second} }, "latency_buckets[0] must be positive"},
 		{"latency_buckets order", func(c *Config) { c.LatencyBuckets = []time.Duration{time.Second, time.Second} },

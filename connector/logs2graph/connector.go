@@ -417,6 +417,12 @@ func (c *graphConnector) recordStats(ctx context.Context) {
 			c.tb.ConnectorLogs2graphDropped.Add(ctx, int64(d), reasonAttr(r.String()))
 		}
 	}
+	for f := range graph.NumNameFields {
+		if d := st.Truncated[f] - prev.Truncated[f]; d > 0 {
+			c.tb.ConnectorLogs2graphNamesTruncated.Add(ctx, int64(d),
+				metric.WithAttributeSet(attribute.NewSet(attribute.String("field", f.String()))))
+		}
+	}
 	if d := st.TimeFixedImpossible - prev.TimeFixedImpossible; d > 0 {
 		c.tb.ConnectorLogs2graphTimestampsFixed.Add(ctx, int64(d), reasonAttr(eventtime.FixImpossible.String()))
 	}

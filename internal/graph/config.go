@@ -32,8 +32,10 @@ type Config struct {
 	AllowedLateness time.Duration
 	// EdgeTTL: an edge is removed when the watermark passes its last event by EdgeTTL.
 	EdgeTTL time.Duration
-	// MaxPending bounds pending entries (spans waiting for TTL, and placeholders for parents not
-	// yet seen). About 200 bytes each.
+	// MaxPending bounds the pending spans (spans waiting for TTL, and placeholders that only log
+	// records wait on). A placeholder for a parent not yet seen is not counted: there is at most
+	// one per waiting span, so the pending entries stay within 2 x MaxPending. About 170 bytes per
+	// entry, so 170-340 bytes per span.
 	MaxPending int
 	// MaxEdges bounds live edges (about 1.5 KiB each, plus 1-3 KiB per open window with calls).
 	MaxEdges int
@@ -107,6 +109,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UserName == "" {
 		errs = append(errs, errors.New("user name must not be empty"))
+	}
+	if len(c.UserName) > MaxNameBytes {
+		errs = append(errs, fmt.Errorf("user name must be at most %d bytes long", MaxNameBytes))
 	}
 	if err := validateBuckets(c.LatencyBuckets); err != nil {
 		errs = append(errs, err)

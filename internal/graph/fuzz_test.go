@@ -16,8 +16,17 @@ func checkInvariants(t *testing.T, st *Store) {
 	t.Helper()
 	s := st.Stats()
 	require.LessOrEqual(t, s.Pending, st.cfg.MaxPending)
-	require.Equal(t, s.Pending, st.fifo.n, "every pending entry is in the FIFO once")
-	require.Equal(t, int(st.nslots)-len(st.freeSlot), s.Pending)
+	require.LessOrEqual(t, s.Entries, 2*st.cfg.MaxPending)
+	require.Equal(t, s.Entries, st.fifo.n, "every pending entry is in the FIFO once")
+	require.Equal(t, int(st.nslots)-len(st.freeSlot), s.Entries)
+	counted := 0
+	for i := range st.nslots {
+		if e := st.slot(i); e.flags&fCounted != 0 {
+			counted++
+			require.NotEqual(t, -1, st.index.find(st.index.hash(&e.key), &e.key, st.pages), "counted entries are live")
+		}
+	}
+	require.Equal(t, s.Pending, counted, "Pending counts the entries flagged as counted")
 	require.LessOrEqual(t, s.Edges, st.cfg.MaxEdges)
 	require.LessOrEqual(t, s.Nodes, st.cfg.MaxNodes)
 	refs := make([]int32, len(st.nodes))

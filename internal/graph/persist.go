@@ -286,7 +286,7 @@ func (s *Store) apply(d *decoded) {
 		}
 	}
 	s.index = newSpanTable()
-	s.pages, s.nslots, s.freeSlot, s.fifo = nil, 0, nil, ring{}
+	s.pages, s.nslots, s.freeSlot, s.fifo, s.held = nil, 0, nil, ring{}, 0
 	s.peers, s.freePeer = nil, nil
 	s.deferred = make(map[int32]deferredLogs)
 	s.nodeIdx = make(map[string]int32)
@@ -328,8 +328,10 @@ func (s *Store) apply(d *decoded) {
 			continue
 		}
 		cn, sn := d.nodes[de.key.client], d.nodes[de.key.server]
-		ci, ok1 := s.internNode(cn.name, cn.kind, cn.system)
-		si, ok2 := s.internNode(sn.name, sn.kind, sn.system)
+		// A snapshot written before names were bounded may hold longer ones: truncate them as
+		// new input would be, so that restored edges join the new data.
+		ci, ok1 := s.internNode(s.boundNode(cn))
+		si, ok2 := s.internNode(s.boundNode(sn))
 		if !ok1 || !ok2 {
 			s.drop(DropNodesFull)
 			continue
@@ -344,6 +346,15 @@ func (s *Store) apply(d *decoded) {
 		}
 	}
 	s.gc()
+}
+
+// boundNode returns the bounded name, kind and system of a decoded node (see boundName).
+func (s *Store) boundNode(n node) (string, NodeKind, string) {
+	f := FieldPeer
+	if n.kind == NodeService {
+		f = FieldService
+	}
+	return s.boundName(n.name, f), n.kind, s.boundName(n.system, FieldPeerSystem)
 }
 
 // reader decodes with bounds checks; the first error sticks and later reads return zero.

@@ -53,6 +53,7 @@ type Store struct {
 	pages    []*[pageSize]entry // the slab; entries never move
 	nslots   int32              // slab entries ever allocated
 	freeSlot []int32
+	held     int    // entries with fCounted: what MaxPending bounds (Stats.Pending)
 	peers    []Peer // peers of pending CLIENT/PRODUCER spans (entry.peer)
 	freePeer []int32
 	fifo     ring
@@ -99,6 +100,7 @@ const (
 	fMatched                      // a child in another service (or a same-service pair) resolved against it
 	fParentDone                   // its parent relation is settled (root, or parent found)
 	fDeferred                     // logs wait in Store.deferred for its edge
+	fCounted                      // counted in Store.held (a real span, or a placeholder made for a log)
 )
 
 type entry struct {
@@ -412,6 +414,8 @@ func (s *Store) addSpan(sp *Span, hs, hp uint64) {
 		s.drop(DropMissingTime)
 		return
 	}
+	service := s.boundName(sp.Service, FieldService)
+	peer := s.boundPeer(sp.Peer)
 	kind := sp.Kind
 	if kind > KindConsumer {
 		kind = KindUnspecified
@@ -431,18 +435,14 @@ func (s *Store) addSpan(sp *Span, hs, hp uint64) {
 		pidx = s.index.find(hp, &pkey, s.pages)
 	}
 	pexists := pidx >= 0
-	need := 0
-	if !exists {
-		need++
-	}
-	if hasParent && !pexists {
-		need++
-	}
-	if s.index.n+need > s.cfg.MaxPending {
+	// MaxPending counts spans: the placeholder a span may need for its parent is not counted
+	// (there is at most one per span), and a span filling a placeholder made for a log record is
+	// already counted.
+	if (!exists || s.slot(idx).flags&fCounted == 0) && s.held >= s.cfg.MaxPending {
 		s.drop(DropPendingFull)
 		return
 	}
-	svc, ok := s.serviceNode(sp.Service)
+	svc, ok := s.serviceNode(service)
 	if !ok {
 		s.drop(DropNodesFull)
 		return
@@ -456,19 +456,20 @@ func (s *Store) addSpan(sp *Span, hs, hp uint64) {
 		idx = s.alloc(key, hs)
 	}
 	e := s.slot(idx)
+	s.count(e)
 	e.start, e.end, e.svc, e.kind = sp.Start, sp.End, svc, kind
-	e.hint = sp.Peer.Kind
+	e.hint = peer.Kind
 	if e.hint >= numPeerKinds {
 		e.hint = PeerUnknown
 	}
 	switch kind {
 	case KindClient, KindProducer:
-		if sp.Peer.Name != "" || sp.Peer.System != "" {
-			e.peer = s.allocPeer(&sp.Peer)
+		if peer.Name != "" || peer.System != "" {
+			e.peer = s.allocPeer(&peer)
 		}
 	case KindUnspecified, KindInternal:
-		if peerName(&sp.Peer) != "" { // a kind-less client (database, peer.service, messaging)
-			e.peer = s.allocPeer(&sp.Peer)
+		if peerName(&peer) != "" { // a kind-less client (database, peer.service, messaging)
+			e.peer = s.allocPeer(&peer)
 		}
 	}
 	e.flags |= fReal
@@ -537,8 +538,10 @@ func (s *Store) addLog(l *LogRef) {
 		s.dropLog(DropMissingTime)
 		return
 	}
-	if l.Service != "" {
-		s.observeLog(l.Service, l.Time)
+	service := s.boundName(l.Service, FieldService)
+	peer := s.boundPeer(l.Peer)
+	if service != "" {
+		s.observeLog(service, l.Time)
 	}
 	var errs uint64
 	if l.Error {
@@ -546,13 +549,13 @@ func (s *Store) addLog(l *LogRef) {
 	}
 	d := deferredLogs{n: 1, errors: errs, time: l.Time}
 
-	if l.Service != "" && peerName(&l.Peer) != "" {
-		svc, ok := s.internNode(l.Service, NodeService, "")
+	if service != "" && peerName(&peer) != "" {
+		svc, ok := s.internNode(service, NodeService, "")
 		if !ok {
 			s.dropLog(DropNodesFull)
 			return
 		}
-		target, conn, ok := s.peerTarget(svc, &l.Peer, false)
+		target, conn, ok := s.peerTarget(svc, &peer, false)
 		if !ok {
 			s.dropLog(DropNodesFull)
 			return
@@ -575,11 +578,12 @@ func (s *Store) addLog(l *LogRef) {
 		h := s.index.hash(&key)
 		idx := s.index.find(h, &key, s.pages)
 		if idx < 0 {
-			if s.index.n >= s.cfg.MaxPending {
+			if s.held >= s.cfg.MaxPending {
 				s.dropLog(DropPendingFull)
 				return
 			}
 			idx = s.alloc(key, h)
+			s.count(s.slot(idx))
 		}
 		s.addDeferred(idx, d)
 		s.retryDeferred(idx)
@@ -661,7 +665,8 @@ func (s *Store) Snapshot() []Edge {
 // Stats returns the counters and current sizes.
 func (s *Store) Stats() Stats {
 	st := s.stats
-	st.Pending = s.index.n
+	st.Pending = s.held
+	st.Entries = s.index.n
 	st.Watermark = s.watermark
 	return st
 }
@@ -687,8 +692,26 @@ func (s *Store) alloc(k spanKey, h uint64) int32 {
 	return i
 }
 
+// count makes entry e count towards MaxPending, once.
+func (s *Store) count(e *entry) {
+	if e.flags&fCounted == 0 {
+		e.flags |= fCounted
+		s.held++
+	}
+}
+
+// boundPeer returns p with its name and system bounded (see boundName).
+func (s *Store) boundPeer(p Peer) Peer {
+	p.Name = s.boundName(p.Name, FieldPeer)
+	p.System = s.boundName(p.System, FieldPeerSystem)
+	return p
+}
+
 func (s *Store) free(i int32, h uint64) {
 	e := s.slot(i)
+	if e.flags&fCounted != 0 {
+		s.held--
+	}
 	s.index.remove(h, i)
 	if e.peer >= 0 {
 		s.peers[e.peer] = Peer{}

@@ -85,7 +85,9 @@ type Peer struct {
 
 // Span is one span reduced to what the graph needs. The store copies what it keeps and never
 // retains the pointer passed to AddSpan; it does keep the Peer strings of pending CLIENT and
-// PRODUCER spans (and of UNSPECIFIED/INTERNAL spans naming a peer) until they expire.
+// PRODUCER spans (and of UNSPECIFIED/INTERNAL spans naming a peer) until they expire. Service,
+// Peer.Name and Peer.System longer than MaxNameBytes are truncated (TruncateName) before
+// anything is kept, and counted in Stats.Truncated.
 type Span struct {
 	TraceID      TraceID
 	SpanID       SpanID
@@ -235,7 +237,7 @@ const (
 	DropMissingTime                      // zero/negative timestamps, or End before Start
 	DropDuplicate                        // a span id already pending in the same trace
 	DropSelfCall                         // both ends of the edge are the same node
-	DropPendingFull                      // MaxPending reached
+	DropPendingFull                      // MaxPending reached (pending spans, see Stats.Pending)
 	DropEdgesFull                        // MaxEdges reached
 	DropNodesFull                        // MaxNodes reached
 	NumDropReasons
@@ -363,8 +365,15 @@ type Stats struct {
 	TimeFixedImpossible uint64
 	TimeFixedAhead      uint64
 	Dropped             [NumDropReasons]uint64
+	// Truncated counts names longer than MaxNameBytes that were truncated, by field (each
+	// occurrence: a span or log record with a long service and peer name counts twice).
+	Truncated [NumNameFields]uint64
 
-	Pending   int   // pending entries (spans and placeholders)
+	// Pending is what MaxPending bounds: the spans waiting for TTL, plus the placeholders that
+	// only log records wait on. Placeholders for parents not seen yet are not counted (at most
+	// one per waiting span); Entries counts every pending entry, placeholders included.
+	Pending   int
+	Entries   int   // pending entries (spans and every placeholder): at most 2 x MaxPending
 	Edges     int   // live edges
 	Nodes     int   // live nodes
 	Watermark int64 // event time (unix nanoseconds): the clock's time after the last batch, or Advance

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +135,7 @@ func TestBounds(t *testing.T) {
 		s := st.Stats()
 		assert.Equal(t, 4, s.Pending)
 		assert.Equal(t, uint64(1), s.Dropped[DropPendingFull])
-		// A child of an unknown parent needs two entries: refused when only one is free.
+		// A child of an unknown parent counts once: its parent's placeholder is not counted.
 		st.Advance(t0 + 1010*ms)
 		feed(st, []op{spans(sp{10, 1, 0, "a", KindInternal, 1000, 1010, false, Peer{}})})
 		feed(st, []op{spans(sp{10, 1, 0, "a", KindInternal, 1000, 1010, false, Peer{}})})
@@ -144,14 +145,31 @@ func TestBounds(t *testing.T) {
 		}
 		s = st.Stats()
 		assert.Equal(t, 3, s.Pending)
-		assert.Equal(t, uint64(2), s.Dropped[DropPendingFull])
+		assert.Equal(t, 5, s.Entries, "two placeholders for the parents")
+		assert.Equal(t, uint64(1), s.Dropped[DropPendingFull])
 		assert.Equal(t, uint64(1), s.Dropped[DropDuplicate])
-		// Logs for unknown spans need an entry too.
-		feed(st, []op{logOp(lg{30, 1, "a", 1010, true, Peer{}}), logOp(lg{31, 1, "a", 1010, true, Peer{}})})
+		// A parent filling its placeholder counts once (it was not counted as a placeholder).
+		feed(st, []op{spans(sp{20, 1, 0, "a", KindInternal, 1000, 1010, false, Peer{}})})
 		s = st.Stats()
 		assert.Equal(t, 4, s.Pending)
-		assert.Equal(t, uint64(3), s.Dropped[DropPendingFull])
+		assert.Equal(t, 5, s.Entries)
+		// Logs for unknown spans need a counted entry; a span filling it is not counted again.
+		st.Advance(t0 + 2020*ms)
+		require.Equal(t, 0, st.Stats().Pending)
+		feed(st, []op{logOp(lg{30, 1, "a", 2010, true, Peer{}})})
+		require.Equal(t, 1, st.Stats().Pending)
+		for i := range 3 {
+			feed(st, []op{spans(sp{uint32(40 + i), 1, 0, "a", KindInternal, 2000, 2010, false, Peer{}})})
+		}
+		feed(st, []op{logOp(lg{31, 1, "a", 2010, true, Peer{}})})
+		s = st.Stats()
+		assert.Equal(t, 4, s.Pending)
+		assert.Equal(t, uint64(2), s.Dropped[DropPendingFull])
 		assert.Equal(t, uint64(1), s.LogsDropped)
+		feed(st, []op{spans(sp{30, 1, 0, "a", KindInternal, 2000, 2010, false, Peer{}})})
+		s = st.Stats()
+		assert.Equal(t, 4, s.Pending, "the span fills the log's placeholder")
+		assert.Equal(t, uint64(2), s.Dropped[DropPendingFull])
 	})
 	t.Run("max edges", func(t *testing.T) {
 		st := newStore(t, func(c *Config) { c.MaxEdges = 1 })
@@ -188,7 +206,7 @@ func TestFloodOfUniqueTracesStaysBounded(t *testing.T) {
 	const maxPending = 1000
 	st := newStore(t, func(c *Config) { c.MaxPending = maxPending })
 	for i := range 100_000 {
-		// Every span has an unknown parent (two entries each) and a fresh trace id.
+		// Every span has an unknown parent (two entries, counted once) and a fresh trace id.
 		x := sp{uint32(i + 1), 2, 1, "svc", KindServer, int64(i / 1000), int64(i/1000 + 1), false, Peer{}}.span()
 		st.AddSpan(&x)
 		if i%1000 == 0 {
@@ -199,9 +217,9 @@ func TestFloodOfUniqueTracesStaysBounded(t *testing.T) {
 	}
 	s := st.Stats()
 	assert.Positive(t, s.Dropped[DropPendingFull])
-	assert.LessOrEqual(t, int(st.nslots), maxPending)
+	assert.LessOrEqual(t, int(st.nslots), 2*maxPending, "a span and its parent's placeholder")
 	assert.LessOrEqual(t, len(st.peers), maxPending)
-	assert.LessOrEqual(t, len(st.fifo.buf), 1024)
+	assert.LessOrEqual(t, len(st.fifo.buf), 2048)
 	assert.LessOrEqual(t, len(st.deferred), maxPending)
 	// Entries expire as event time moves on; the store keeps working.
 	st.Advance(t0 + 200*int64(time.Second))
@@ -296,6 +314,7 @@ func TestConfigValidate(t *testing.T) {
 		{"edges", func(c *Config) { c.MaxEdges = 0 }, "max edges must be in"},
 		{"nodes", func(c *Config) { c.MaxNodes = 1 }, "max nodes must be in"},
 		{"user", func(c *Config) { c.UserName = "" }, "user name must not be empty"},
+		{"user too long", func(c *Config) { c.UserName = strings.Repeat("u", MaxNameBytes+1) }, "user name must be at most 256 bytes long"},
 		{"no buckets", func(c *Config) { c.LatencyBuckets = nil }, "need 1 to 256 bounds"},
 		{"unsorted buckets", func(c *Config) { c.LatencyBuckets = []float64{1, 0.5} }, "strictly increasing"},
 		{"nan bucket", func(c *Config) { c.LatencyBuckets = []float64{math.NaN()} }, "positive finite"},

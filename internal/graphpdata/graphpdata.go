@@ -18,8 +18,10 @@ import (
 )
 
 // This file reduces pdata to the graph store's input types. It allocates nothing per span or
-// record: strings are the pdata strings themselves (the store copies what it keeps), and
-// attributes are read in one pass.
+// record (except to copy the host out of a URL longer than maxSharedURL): strings are the pdata
+// strings themselves (the store copies, or truncates into new strings, what it keeps), and
+// attributes are read in one pass. Names are not bounded here: the store bounds every name it
+// keeps to graph.MaxNameBytes and counts the truncations.
 
 const AttrServiceName = "service.name"
 
@@ -229,9 +231,9 @@ func (a *attrInfo) peer() graph.Peer {
 	case a.msgDest != "":
 		p.Name = a.msgDest
 	case a.urlFull != "":
-		p.Name = URLHost(a.urlFull)
+		p.Name = hostOf(a.urlFull)
 	case a.httpURL != "":
-		p.Name = URLHost(a.httpURL)
+		p.Name = hostOf(a.httpURL)
 	}
 	if p.Name == "" && a.rpcService != "" {
 		p.Name = a.rpcService
@@ -249,6 +251,20 @@ func (a *attrInfo) peer() graph.Peer {
 		p.Kind = graph.PeerHTTP
 	}
 	return p
+}
+
+// maxSharedURL is the longest URL whose host is kept as a substring. The store keeps the peer
+// names of pending spans for PendingTTL, and a substring keeps its whole URL alive: the host of
+// a longer URL is copied (the store truncates names longer than graph.MaxNameBytes itself).
+const maxSharedURL = 2 * graph.MaxNameBytes
+
+// hostOf is URLHost, copying the host out of a long URL.
+func hostOf(u string) string {
+	h := URLHost(u)
+	if len(u) > maxSharedURL && len(h) <= graph.MaxNameBytes {
+		h = strings.Clone(h)
+	}
+	return h
 }
 
 // kindlessClient reports whether an UNSPECIFIED or INTERNAL span is a call to a peer: it carries

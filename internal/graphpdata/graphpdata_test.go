@@ -4,7 +4,9 @@
 package graphpdata
 
 import (
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -173,4 +175,21 @@ func TestAppendLogRefsKeepsObservedTime(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Equal(t, graph.LogRef{Service: "api", Time: 100, Observed: 200}, got[0])
 	assert.Equal(t, graph.LogRef{Service: "api", Time: 300, Observed: 300}, got[1], "no timestamp: the observed time")
+}
+
+// TestLongURLHostIsCopied: the host of a long URL does not share memory with the URL, which a
+// pending span would otherwise keep alive for the whole pending TTL.
+func TestLongURLHostIsCopied(t *testing.T) {
+	short := "https://api.example.com/v1/items"
+	assert.Equal(t, "api.example.com", hostOf(short))
+	assert.Same(t, unsafe.StringData(short[8:]), unsafe.StringData(hostOf(short)), "short URLs: no copy")
+
+	long := "https://api.example.com/" + strings.Repeat("x", 4096)
+	h := hostOf(long)
+	assert.Equal(t, "api.example.com", h)
+	assert.NotSame(t, unsafe.StringData(long[8:]), unsafe.StringData(h))
+
+	m := pcommon.NewMap()
+	m.PutStr("url.full", long)
+	assert.Equal(t, "api.example.com", PeerOf(m).Name)
 }

@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	ConnectorLogs2graphDropped         metric.Int64Counter
 	ConnectorLogs2graphEdgesLive       metric.Int64ObservableGauge
 	ConnectorLogs2graphLogRecordsIn    metric.Int64Counter
+	ConnectorLogs2graphNamesTruncated  metric.Int64Counter
 	ConnectorLogs2graphPairs           metric.Int64Counter
 	ConnectorLogs2graphPendingSpans    metric.Int64ObservableGauge
 	ConnectorLogs2graphRecordsEmitted  metric.Int64Counter
@@ -127,6 +128,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ConnectorLogs2graphNamesTruncated, err = builder.meter.Int64Counter(
+		"otelcol_connector_logs2graph_names_truncated",
+		metric.WithDescription("Names longer than 256 bytes (service, peer, peer_system) truncated before being kept, by field. [Development]"),
+		metric.WithUnit("{names}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ConnectorLogs2graphPairs, err = builder.meter.Int64Counter(
 		"otelcol_connector_logs2graph_pairs",
 		metric.WithDescription("Span pairs (client/server, producer/consumer, inferred parent/child) turned into edge calls. [Development]"),
@@ -135,7 +142,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ConnectorLogs2graphPendingSpans, err = builder.meter.Int64ObservableGauge(
 		"otelcol_connector_logs2graph_pending_spans",
-		metric.WithDescription("Span halves waiting for their peer. [Development]"),
+		metric.WithDescription("Spans waiting for the other half of their call, each counted once (what max_pending_spans bounds). [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)

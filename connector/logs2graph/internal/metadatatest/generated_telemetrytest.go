@@ -67,6 +67,22 @@ func AssertEqualConnectorLogs2graphLogRecordsIn(t *testing.T, tt *componenttest.
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualConnectorLogs2graphNamesTruncated(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_connector_logs2graph_names_truncated",
+		Description: "Names longer than 256 bytes (service, peer, peer_system) truncated before being kept, by field. [Development]",
+		Unit:        "{names}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_connector_logs2graph_names_truncated")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualConnectorLogs2graphPairs(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_connector_logs2graph_pairs",
@@ -86,7 +102,7 @@ func AssertEqualConnectorLogs2graphPairs(t *testing.T, tt *componenttest.Telemet
 func AssertEqualConnectorLogs2graphPendingSpans(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_connector_logs2graph_pending_spans",
-		Description: "Span halves waiting for their peer. [Development]",
+		Description: "Spans waiting for the other half of their call, each counted once (what max_pending_spans bounds). [Development]",
 		Unit:        "{spans}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,

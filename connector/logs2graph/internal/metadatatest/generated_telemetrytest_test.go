@@ -30,6 +30,7 @@ func TestSetupTelemetry(t *testing.T) {
 	}))
 	tb.ConnectorLogs2graphDropped.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphLogRecordsIn.Add(context.Background(), 1)
+	tb.ConnectorLogs2graphNamesTruncated.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphPairs.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphRecordsEmitted.Add(context.Background(), 1)
 	tb.ConnectorLogs2graphSpansIn.Add(context.Background(), 1)
@@ -43,6 +44,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorLogs2graphLogRecordsIn(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualConnectorLogs2graphNamesTruncated(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualConnectorLogs2graphPairs(t, testTel,
