@@ -597,7 +597,10 @@ func TestMissingStorageExtensionFailsStart(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &storageID
 	p := newTestProcessor(t, cfg, new(consumertest.LogsSink), clockwork.NewFakeClockAt(wallBase), nil)
-	require.ErrorIs(t, p.Start(context.Background(), componenttest.NewNopHost()), storageutil.ErrNotFound)
+	err := p.Start(context.Background(), componenttest.NewNopHost())
+	require.ErrorIs(t, err, storageutil.ErrNotFound)
+	// validate cannot check the ID (no host), so the Start error names the processor and the ID
+	require.ErrorContains(t, err, `llm_anomaly processor "llm_anomaly": storage extension "file_storage" is not configured`)
 	require.NoError(t, p.Shutdown(context.Background()))
 
 	notStorage := struct {
