@@ -13,7 +13,9 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -121,6 +123,7 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	e.multi, err = sink.Build(&cfg.Sinks, set.TelemetrySettings, sink.Options{
 		MaxDelivered: sink.DefaultMaxDelivered,
 		Events:       sink.Events{Dropped: e.sinkDropped, StorageError: e.sinkStorageError},
+		Retry:        e.retryPolicy(),
 	})
 	if err != nil {
 		return nil, err
@@ -133,7 +136,7 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	e.sender, err = exporterhelper.NewLogs(ctx, set, cfg, e.deliver,
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithTimeout(cfg.TimeoutConfig),
-		exporterhelper.WithRetry(cfg.RetryConfig),
+		exporterhelper.WithRetry(helperRetryConfig(cfg.RetryConfig)),
 		exporterhelper.WithQueue(cfg.QueueConfig),
 		exporterhelper.WithStart(e.startWithAPI),
 		exporterhelper.WithShutdown(e.shutdown),
@@ -149,6 +152,21 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clock 
 	}
 	e.api = newAPIServer(e, set.TelemetrySettings)
 	return e, nil
+}
+
+// retryPolicy is retry_on_failure as the sinks' give-up rule: the sink package, not
+// exporterhelper, decides when a failing sink is given up, so that every incident version given
+// up is counted by sink and reason (deliver).
+func (e *rcaExporter) retryPolicy() sink.RetryPolicy {
+	return sink.RetryPolicy{Disabled: !e.cfg.RetryConfig.Enabled, MaxElapsedTime: e.cfg.RetryConfig.MaxElapsedTime}
+}
+
+// helperRetryConfig is retry_on_failure for exporterhelper: the backoff as configured, without
+// max_elapsed_time, which deliver enforces per sink (retryPolicy) by returning a permanent error.
+// Were exporterhelper to stop on its own, the versions it gives up would go uncounted.
+func helperRetryConfig(c configretry.BackOffConfig) configretry.BackOffConfig {
+	c.MaxElapsedTime = 0
+	return c
 }
 
 // maxEdgeBuf bounds the edge anomalies waiting to be indexed between two batches.
@@ -240,6 +258,13 @@ func (e *rcaExporter) Shutdown(ctx context.Context) error {
 }
 
 func (e *rcaExporter) shutdown(ctx context.Context) error {
+	// exporterhelper has drained the queue without retries: what still waits for a retry is
+	// lost, unless the queue is persistent (then the requests are retried after a restart).
+	if !e.cfg.QueueConfig.HasValue() || e.cfg.QueueConfig.Get().StorageID == nil {
+		for name, n := range e.multi.Abandon() {
+			e.sinkGaveUp(ctx, name, sink.ReasonShutdown, n, nil)
+		}
+	}
 	var errs []error
 	errs = append(errs, e.multi.Shutdown(ctx))
 	if e.client != nil {
@@ -298,6 +323,9 @@ func (e *rcaExporter) enqueueResend(ctx context.Context) {
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	lr.SetEventName(resendEventName)
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(e.clock.Now()))
+	// Wall clock, like exporterhelper's backoff: retries of the re-send stop max_elapsed_time
+	// after it was queued (deliver).
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
 	// Without a sending queue this waits for the delivery and its retries; Shutdown cancels ctx
 	// to end them, which is not a drop.
 	if err := e.sender.ConsumeLogs(ctx, ld); err != nil && ctx.Err() == nil {
@@ -377,6 +405,8 @@ func (e *rcaExporter) forwardErr(ctx context.Context, changed []incident.Inciden
 	}
 	ld := plog.NewLogs()
 	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	// The hand-off time (wall clock) identifies this request in all its retries (sink.Multi).
+	handoff := pcommon.NewTimestampFromTime(time.Now())
 	resolved := false
 	for i := range changed {
 		inc := &changed[i]
@@ -388,11 +418,15 @@ func (e *rcaExporter) forwardErr(ctx context.Context, changed []incident.Inciden
 		lr := lrs.AppendEmpty()
 		lr.Body().SetEmptyBytes().FromRaw(b)
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(inc.UpdatedAt))
+		lr.SetObservedTimestamp(handoff)
 		e.tb.ExporterRcaIncidents.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("transition", transition(inc)))))
 		resolved = resolved || inc.Status == incident.StatusResolved
 	}
 	err := e.sender.ConsumeLogs(context.WithoutCancel(ctx), ld)
-	if err != nil {
+	// A permanent error comes from deliver, which has counted what it gave up, by sink
+	// (without a sending queue the delivery runs here); anything else (queue full, shutdown)
+	// means the incidents were not delivered.
+	if err != nil && !consumererror.IsPermanent(err) {
 		e.tb.ExporterRcaDropped.Add(ctx, int64(lrs.Len()), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "delivery_failed"))))
 		e.logger.Warn("Failed to deliver incidents", zap.Error(err), zap.Int("incidents", lrs.Len()))
 	}
@@ -415,10 +449,14 @@ func transition(inc *incident.Incident) string {
 
 // deliver is the exporterhelper push function: it decodes the incidents and sends them to every
 // sink, and runs the Alertmanager re-send when the request asks for it. Errors keep their
-// classification (permanent or retryable, with Retry-After).
+// classification (permanent or retryable, with Retry-After): exporterhelper retries the request
+// while the error is retryable, and sinks that already accepted a version are skipped (sink.Multi).
+// A sink that refuses a version permanently, or keeps failing past max_elapsed_time, is given up:
+// that version is counted as dropped{sink, reason} here, once.
 func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 	var incs []*incident.Incident
 	resend := false
+	var resendQueued, handoff time.Time
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		sls := rls.At(i).ScopeLogs()
@@ -427,6 +465,7 @@ func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 			for k := 0; k < lrs.Len(); k++ {
 				if lrs.At(k).EventName() == resendEventName {
 					resend = true
+					resendQueued = lrs.At(k).ObservedTimestamp().AsTime()
 					continue
 				}
 				inc := new(incident.Incident)
@@ -435,17 +474,18 @@ func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 					continue
 				}
 				incs = append(incs, inc)
+				handoff = lrs.At(k).ObservedTimestamp().AsTime()
 			}
 		}
 	}
 	var resendErr error
 	if resend && e.am != nil {
-		resendErr = e.resend(ctx)
+		resendErr = e.resend(ctx, resendQueued)
 	}
 	if len(incs) == 0 {
 		return resendErr
 	}
-	counts, err := e.multi.Send(ctx, incs...)
+	counts, err := e.multi.SendRequest(ctx, handoff, incs...)
 	for name, c := range counts {
 		if c.Sent > 0 {
 			e.tb.ExporterRcaSent.Add(ctx, int64(c.Sent), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", name), attribute.String("outcome", "sent"))))
@@ -453,12 +493,28 @@ func (e *rcaExporter) deliver(ctx context.Context, ld plog.Logs) error {
 		if c.Failed > 0 {
 			e.tb.ExporterRcaSent.Add(ctx, int64(c.Failed), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", name), attribute.String("outcome", "failed"))))
 		}
+		e.sinkGaveUp(ctx, name, sink.ReasonRejected, c.Rejected, err)
+		e.sinkGaveUp(ctx, name, sink.ReasonExhausted, c.Exhausted, err)
 	}
 	return sink.JoinErrors(err, resendErr)
 }
 
-func (e *rcaExporter) resend(ctx context.Context) error {
+// sinkGaveUp counts n incident versions given up at a sink, and logs why.
+func (e *rcaExporter) sinkGaveUp(ctx context.Context, sinkName, reason string, n int, err error) {
+	if n <= 0 {
+		return
+	}
+	e.tb.ExporterRcaDropped.Add(ctx, int64(n), metric.WithAttributeSet(attribute.NewSet(attribute.String("sink", sinkName), attribute.String("reason", reason))))
+	e.logger.Warn("Gave up delivering incidents to a sink", zap.String("sink", sinkName), zap.String("reason", reason), zap.Int("incidents", n), zap.Error(err))
+}
+
+// resend runs the Alertmanager re-send queued at queued (wall clock). A re-send that keeps
+// failing is given up like a delivery (the next interval posts the current state again).
+func (e *rcaExporter) resend(ctx context.Context, queued time.Time) error {
 	n, err := e.am.Resend(ctx)
+	if err != nil && !consumererror.IsPermanent(err) && e.retryPolicy().Exhausted(queued, time.Now()) {
+		err = consumererror.NewPermanent(err)
+	}
 	outcome := "resent"
 	if err != nil {
 		outcome = "resend_failed"

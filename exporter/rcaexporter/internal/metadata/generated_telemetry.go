@@ -126,7 +126,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterRcaDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_rca_dropped",
-		metric.WithDescription("Records, incidents or sink state dropped, by reason (bad input, a failed delivery or a bound hit). [Development]"),
+		metric.WithDescription("Records, incidents or sink state dropped, by reason (bad input, a failed delivery or a bound hit); incident versions given up by a sink also carry the sink (reasons rejected, retries_exhausted, shutdown). [Development]"),
 		metric.WithUnit("{items}"),
 	)
 	errs = errors.Join(errs, err)

@@ -72,7 +72,7 @@ func AssertEqualExporterRcaAPIRequests(t *testing.T, tt *componenttest.Telemetry
 func AssertEqualExporterRcaDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_rca_dropped",
-		Description: "Records, incidents or sink state dropped, by reason (bad input, a failed delivery or a bound hit). [Development]",
+		Description: "Records, incidents or sink state dropped, by reason (bad input, a failed delivery or a bound hit); incident versions given up by a sink also carry the sink (reasons rejected, retries_exhausted, shutdown). [Development]",
 		Unit:        "{items}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

@@ -44,6 +44,8 @@ type Options struct {
 	MaxDelivered int
 	// Events receives the sinks' drop and storage-error events.
 	Events Events
+	// Retry decides when Multi gives up a sink that keeps failing retryably.
+	Retry RetryPolicy
 }
 
 // Build creates the enabled sinks (in the order webhook, slack, pagerduty, jira, alertmanager,
@@ -73,5 +75,10 @@ func Build(cfg *Config, set component.TelemetrySettings, opts Options) (*Multi, 
 	if cfg.Console.HasValue() {
 		sinks = append(sinks, NewConsole(*cfg.Console.Get(), set.Logger))
 	}
-	return NewMulti(opts.MaxDelivered, sinks...)
+	m, err := NewMulti(opts.MaxDelivered, sinks...)
+	if err != nil {
+		return nil, err
+	}
+	m.SetRetryPolicy(opts.Retry)
+	return m, nil
 }

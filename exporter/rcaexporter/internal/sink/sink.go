@@ -6,8 +6,11 @@
 //
 // Every HTTP sink is built from its config section (a squashed confighttp.ClientConfig plus
 // product settings), creates its client in Start, and classifies failures for exporterhelper:
-// transport errors and 429/502/503/504 are retryable (Retry-After becomes a throttle delay);
-// every other non-2xx status and marshal errors are permanent. Error texts never contain
+// transport errors (refused or closed connections, timeouts) and HTTP 408, 429 and every 5xx
+// are transient for every API spoken here (webhook, Slack, PagerDuty Events v2, Jira,
+// Alertmanager) and retryable (Retry-After becomes a throttle delay); every other 4xx, any
+// other non-2xx status and marshal errors are permanent. Multi decides when a retryable failure
+// is given up (RetryPolicy) and reports every version given up. Error texts never contain
 // secrets, URLs of secret endpoints, request payloads or response bodies.
 package sink // import "github.com/otelcol-aiops/otelcol-aiops/exporter/rcaexporter/internal/sink"
 
@@ -132,15 +135,22 @@ func stripURL(err error) error {
 // classifyStatus turns a non-2xx response into a retryable, throttled or permanent error.
 func classifyStatus(name string, resp *http.Response) error {
 	err := fmt.Errorf("%s sink: HTTP %d %s", name, resp.StatusCode, http.StatusText(resp.StatusCode))
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return exporterhelper.NewThrottleRetry(err, d)
-		}
-		return err
-	default:
+	if !retryableStatus(resp.StatusCode) {
 		return consumererror.NewPermanent(err)
 	}
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		return exporterhelper.NewThrottleRetry(err, d)
+	}
+	return err
+}
+
+// retryableStatus reports whether a non-2xx status is transient: 408 Request Timeout,
+// 429 Too Many Requests and every 5xx (Slack, PagerDuty, Jira and Alertmanager all document
+// 5xx as "try again"; a generic webhook cannot be assumed to know better). Other 4xx mean the
+// request itself is refused (bad payload, credentials, routing key, project) and repeating it
+// cannot help.
+func retryableStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || (code >= 500 && code <= 599)
 }
 
 // parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.

@@ -209,10 +209,18 @@ func TestClassification(t *testing.T) {
 		{name: "502", status: 502},
 		{name: "504", status: 504},
 		{name: "503 bad retry-after", status: 503, kv: []string{"Retry-After", "soon"}},
+		{name: "500", status: 500},
+		{name: "500 retry-after", status: 500, kv: []string{"Retry-After", "2"}, throttle: "Throttle (2s), error: "},
+		{name: "501", status: 501},
+		{name: "599", status: 599},
+		{name: "408", status: 408},
 		{name: "400", status: 400, permanent: true},
 		{name: "401", status: 401, permanent: true},
+		{name: "403", status: 403, permanent: true},
 		{name: "404", status: 404, permanent: true},
-		{name: "500", status: 500, permanent: true},
+		{name: "409", status: 409, permanent: true},
+		{name: "422", status: 422, permanent: true},
+		{name: "304", status: 304, permanent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
