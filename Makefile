@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run run-llm run-files bench-llm bench-llm-collector eval-llm test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
+.PHONY: all build run run-llm run-files bench-llm bench-llm-collector eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
 
 all: build
 
@@ -72,6 +72,7 @@ dist-test: build
 	$(DIST) validate --config testdata/demo/files-config.yaml
 	$(DIST) validate --config testdata/metrics/config.yaml
 	$(DIST) validate --config testdata/demo/llm-config.yaml
+	set -e; for f in deploy/configs/*.yaml; do echo "validate $$f"; $(DIST) validate --config $$f; done
 
 ## e2e: the built collector receives a simulated fault over OTLP and must name its root cause;
 ## then the same replay, run three times (twice alike, once at another speed with other request
@@ -126,6 +127,14 @@ eval:
 bench-llm:
 	$(GO) run ./cmd/evalllm -data $(DATA)
 	$(GO) run ./cmd/evalllm -data $(DATA) -hang
+
+## fuzz: every fuzz target for FUZZTIME each (default 30s); their seed corpora already run in make test
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -h -o '^func Fuzz[A-Za-z0-9_]*' | sort -u | sed 's/^func //'); do \
+		pkg=$$(dirname $$(grep -rl --include='*_test.go' "^func $$t(" . | head -1)); \
+		echo "== $$t ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## bench-llm-collector: whole-collector CPU and throughput with the processor's LLM stage on and
 ## the model hanging, against the statistical-only processor (scripts/bench-collector.sh WITH_LLM=1)
