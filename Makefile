@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run run-llm run-files bench-llm bench-llm-collector eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean
+.PHONY: all build run run-llm run-files bench-llm bench-llm-collector eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean soak
 
 all: build
 
@@ -110,6 +110,12 @@ bench:
 bench-collector: build
 	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
 	COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
+
+## soak: run the built collector (make build first) on the demo pipeline under sustained simulator
+## load for SOAK_DURATION (default 10m), sampling accepted records, records/s, RSS and goroutines
+## every SOAK_INTERVAL (default 30s); ends with a verdict whether RSS and goroutines stayed flat
+soak: | $(BIN)/aiops-sim
+	COLLECTOR=$(DIST) SIM=$(BIN)/aiops-sim scripts/soak.sh
 
 ## eval: parsing accuracy (Loghub-2k), anomaly detection accuracy (BGL, HDFS), root-cause
 ## accuracy over simulated fault-injection scenarios and over a labelled day of a real system
