@@ -153,14 +153,16 @@ func TestLLMVerdictIsDeliveredAndAppliedToLaterRecords(t *testing.T) {
 	assert.Positive(t, confirmed)
 	// Every input record went out, plus the verdict records.
 	assert.Equal(t, len(lines), len(recs)-len(verdictRecords(sink)))
-	// One question about the flagged pattern reached the model.
+	// One question about the payment pattern reached the model: its second burst is a known
+	// pattern (and within min_interval). Other services' windows may be asked too (checkout's
+	// rate drop), whether before shutdown cancels them depends on timing: they are not counted.
 	asked := 0
 	for _, c := range srv.Requests() {
-		if strings.Contains(c.Prompt, "findings (type") {
+		if strings.Contains(c.Prompt, "findings (type") && strings.Contains(c.Prompt, "service: payment") {
 			asked++
 		}
 	}
-	assert.Equal(t, 1, asked, "the second burst of the pattern is answered from the cache")
+	assert.Equal(t, 1, asked, "the second burst of the pattern is not asked again")
 }
 
 func firstResourceService(sink *consumertest.LogsSink, event string) (string, bool) {
