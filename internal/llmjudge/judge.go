@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"slices"
@@ -555,28 +556,21 @@ func (j *Judge) OpenWindows() int { return len(j.windows) }
 type pattern struct{ service, templateID string }
 
 func verdictID(service string, start time.Time, src string) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(service))
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(start.UnixNano()))
-	_, _ = h.Write(b[:])
-	_, _ = h.Write([]byte(src))
-	const hexd = "0123456789abcdef"
-	s := h.Sum64()
-	out := make([]byte, 16)
-	for i := 15; i >= 0; i-- {
-		out[i] = hexd[s&15]
-		s >>= 4
-	}
-	return string(out)
+	return fmt.Sprintf("%016x", hash(service, start.UnixNano(), src))
 }
 
 // sampleUnit maps (service, window) to [0, 1) deterministically.
 func sampleUnit(service string, k int64) float64 {
+	return float64(hash(service, k, "")>>11) / float64(1<<53)
+}
+
+// hash is FNV-1a of a service, a number and a suffix.
+func hash(service string, n int64, suffix string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(service))
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(k))
+	binary.BigEndian.PutUint64(b[:], uint64(n))
 	_, _ = h.Write(b[:])
-	return float64(h.Sum64()>>11) / float64(1<<53)
+	_, _ = h.Write([]byte(suffix))
+	return h.Sum64()
 }

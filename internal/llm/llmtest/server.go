@@ -405,7 +405,7 @@ func parseOpenAI(c *Call) error {
 	case req.ResponseFormat != nil && req.ResponseFormat.Type == "json_object" && !mentionsJSON:
 		return badRequest("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.")
 	case req.Stream:
-		return fmt.Errorf("llmtest: streaming is not implemented")
+		return fmt.Errorf("llmtest: streaming requests are refused (the llm client never streams)")
 	}
 	return nil
 }
@@ -463,7 +463,7 @@ func parseAnthropic(c *Call) error {
 	case len(req.Messages) == 0:
 		return fmt.Errorf("messages: at least one message is required")
 	case req.Stream:
-		return fmt.Errorf("llmtest: streaming is not implemented")
+		return fmt.Errorf("llmtest: streaming requests are refused (the llm client never streams)")
 	}
 	return nil
 }
