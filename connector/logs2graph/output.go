@@ -38,6 +38,8 @@ const (
 	attrClientP95    = contract.AttrGraphClientP95
 	attrServerP95    = contract.AttrGraphServerP95
 	attrGapP95       = contract.AttrGraphGapP95
+	attrGapP50       = contract.AttrGraphGapP50
+	attrGapCalls     = contract.AttrGraphGapCalls
 	attrService      = contract.AttrGraphService
 	attrSpans        = contract.AttrGraphSpans
 	attrSelfMean     = contract.AttrGraphSelfMean
@@ -97,6 +99,10 @@ func windowsToLogs(identity string, windows []graph.Window, progress int64, inte
 			if e.ClientSideCalls > 0 && e.ServerSideCalls > 0 {
 				// time spent between the two sides (network, queues, the caller's egress)
 				lr.Attributes().PutDouble(attrGapP95, e.ClientSide.P95-e.ServerSide.P95)
+			}
+			if e.GapCalls > 0 {
+				lr.Attributes().PutInt(attrGapCalls, clampInt(e.GapCalls))
+				lr.Attributes().PutDouble(attrGapP50, e.Gap.P50)
 			}
 		}
 		for i := range w.Services {

@@ -112,6 +112,8 @@ const (
 	AttrGraphClientP95    = "graph.latency.client.p95_ms"
 	AttrGraphServerP95    = "graph.latency.server.p95_ms"
 	AttrGraphGapP95       = "graph.latency.gap.p95_ms"
+	AttrGraphGapP50       = "graph.gap.p50_ms"
+	AttrGraphGapCalls     = "graph.gap.calls"
 	AttrGraphWindowStart  = "graph.window.start"
 	AttrGraphWindowEnd    = "graph.window.end"
 	AttrGraphSource       = "graph.source"

@@ -140,6 +140,8 @@ func TestClientAndServerSideLatency(t *testing.T) {
 	assert.InDelta(t, 10.0, ab.ServerSide.P95, 1e-9)
 	assert.InDelta(t, 80.0, ab.Latency.P95, 1e-9, "the call latency is the client's, as before")
 	assert.InEpsilon(t, 40.0, ab.Latency.P50, 0.0625)
+	assert.Equal(t, uint64(2), ab.GapCalls, "the call without a server span has no gap")
+	assert.InEpsilon(t, 30.0, ab.Gap.P50, 0.0625, "40 ms client span around a 10 ms server span")
 
 	bc := byKey["b->c/inferred"]
 	assert.Zero(t, bc.ClientSideCalls)
@@ -147,18 +149,22 @@ func TestClientAndServerSideLatency(t *testing.T) {
 	assert.Equal(t, uint64(1), bc.ServerSideCalls)
 	assert.InDelta(t, 7.0, bc.ServerSide.P95, 1e-9)
 	assert.InDelta(t, 7.0, bc.Latency.P95, 1e-9)
+	assert.Equal(t, uint64(1), bc.GapCalls, "a kind-less span whose one child is in c is a call to c")
+	assert.InEpsilon(t, 2.0, bc.Gap.P50, 0.0625)
 
 	ud := byKey["user->d/virtual"]
 	assert.Zero(t, ud.ClientSideCalls)
+	assert.Zero(t, ud.GapCalls)
 	assert.InDelta(t, 3.0, ud.ServerSide.P95, 1e-9)
 
 	db := byKey["d->orders-db/database"]
 	assert.Equal(t, uint64(1), db.ClientSideCalls)
 	assert.Zero(t, db.ServerSideCalls)
 	assert.InDelta(t, 2.0, db.ClientSide.P95, 1e-9)
+	assert.Zero(t, db.GapCalls, "a call to an uninstrumented peer has no callee span to measure a gap against")
 
 	// The sketches go back to the pool: a window costs nothing once closed.
-	assert.Len(t, st.skPool, 2+1+1+1, "a->b used a client and a server sketch; the other edges one each")
+	assert.Len(t, st.skPool, 3+2+1+1, "a->b used a client, a server and a gap sketch, b->c a server and a gap sketch; the other edges one each")
 	for _, e := range st.Snapshot() {
 		assert.Zero(t, e.ClientSideCalls, "snapshots carry no per-side percentiles")
 	}

@@ -101,6 +101,7 @@ const (
 	fParentDone                   // its parent relation is settled (root, or parent found)
 	fDeferred                     // logs wait in Store.deferred for its edge
 	fCounted                      // counted in Store.held (a real span, or a placeholder made for a log)
+	fMixed                        // children on more than one edge, or in its own service: no clean gap
 )
 
 type entry struct {
@@ -118,6 +119,7 @@ type entry struct {
 	gen     uint32
 	peer    int32 // index in Store.peers (CLIENT/PRODUCER spans naming a peer); -1 none
 	childNs int64 // summed durations of the children resolved against it (its self time is the rest)
+	gapEdge ref   // the one edge its children in other services are on (its own time is that call's gap)
 	kind    SpanKind
 	hint    PeerKind // the span's peer kind hint (any kind)
 	flags   uint8
@@ -179,9 +181,11 @@ type winAgg struct {
 	errors           uint64
 	logErrors        uint64
 	clientN, serverN uint64 // calls with a client side, with a server side
+	gapN             uint64 // call-making spans whose own time is a call's gap (skg)
 	last             int64
 	source           Source
 	skc, sks, sko    *sketch
+	skg              *sketch
 }
 
 type openWindow struct {
@@ -855,6 +859,7 @@ func (s *Store) resolve(p, c int32) {
 	ps.childNs += cs.end - cs.start
 	pair := (ps.kind == KindClient && cs.kind == KindServer) || (ps.kind == KindProducer && cs.kind == KindConsumer)
 	if ps.svc == cs.svc {
+		ps.flags |= fMixed // its own time is partly local work, not only a call's gap
 		switch {
 		case pair:
 			ps.flags |= fMatched
@@ -883,6 +888,9 @@ func (s *Store) resolve(p, c int32) {
 			s.stats.Pairs++
 			ps.outEdge, cs.inEdge = r, r
 		}
+		if ps.kind == KindClient { // a message's consumer may run long after its producer
+			noteGap(ps, r)
+		}
 	} else {
 		caller := clientLike(ps)
 		r := s.recordCall(&call{
@@ -896,9 +904,23 @@ func (s *Store) resolve(p, c int32) {
 				ps.outEdge = r
 			}
 		}
+		noteGap(ps, r)
 	}
 	s.retryDeferred(c)
 	s.retryDeferred(p)
+}
+
+// noteGap remembers that call-making span ps has a child on edge r: while all its children in
+// other services are on one edge, its own time is that call's gap.
+func noteGap(ps *entry, r ref) {
+	switch {
+	case r == 0:
+		ps.flags |= fMixed
+	case ps.gapEdge == 0:
+		ps.gapEdge = r
+	case ps.gapEdge != r:
+		ps.flags |= fMixed
+	}
 }
 
 // userCall counts root span i (SERVER, or kind-less without a peer) as a call from the user node.
@@ -1378,7 +1400,11 @@ func (s *Store) windowOf(t int64) (int64, bool) {
 }
 
 func (s *Store) winAgg(ei int32, t int64) *winAgg {
-	st := s.windowStart(t)
+	return s.winAggAt(ei, s.windowStart(t))
+}
+
+// winAggAt returns edge ei's aggregate of the open window starting at st.
+func (s *Store) winAggAt(ei int32, st int64) *winAgg {
 	e := &s.edges[ei]
 	for i := range e.wins {
 		if e.wins[i].start == st {
@@ -1408,6 +1434,10 @@ func (s *Store) openWin(st int64) *openWindow {
 // 0) for its service in the window of its end. A span that calls out (a CLIENT or PRODUCER span,
 // or a kind-less span naming a peer) counts as egress time instead: the time between the caller
 // and the callee's own span (network, connection pools, the caller's egress).
+//
+// A span whose children in other services are all on one edge (and that has no child in its own
+// service) is a call, whatever its kind: its own time is the gap between the caller and the
+// callee's span, counted as egress and, on that edge, as the call's gap (Edge.Gap).
 func (s *Store) selfTime(e *entry) {
 	if e.svc < 0 || int(e.svc) >= len(s.nodes) || s.nodes[e.svc].kind != NodeService {
 		return
@@ -1415,7 +1445,14 @@ func (s *Store) selfTime(e *entry) {
 	if clientLike(e) && e.flags&fMatched == 0 && e.childNs == 0 {
 		return // a call to an uninstrumented peer: its time is the peer's (peerCall)
 	}
-	s.addOwnTime(e.svc, e.end, max(e.end-e.start-e.childNs, 0), clientLike(e), e.flags&fError != 0)
+	self := max(e.end-e.start-e.childNs, 0)
+	gap := e.flags&fMixed == 0 && s.edgeLive(e.gapEdge)
+	if gap {
+		w := s.winAggAt(e.gapEdge.idx(), max(eventtime.FloorDiv(e.end, s.interval)*s.interval, s.closedUpTo))
+		w.gapN++
+		w.skg = s.sketchAdd(w.skg, self)
+	}
+	s.addOwnTime(e.svc, e.end, self, gap || clientLike(e), e.flags&fError != 0)
 }
 
 // addOwnTime counts d nanoseconds of node n's own time (egress: of a call-making span) in the
@@ -1492,6 +1529,8 @@ func (s *Store) closeWindows(limit int64) []Window {
 					ServerSide:      s.mergedLatency(wa.sks, wa.sko),
 					ClientSideCalls: wa.clientN,
 					ServerSideCalls: wa.serverN,
+					Gap:             wa.skg.latency(),
+					GapCalls:        wa.gapN,
 				})
 				s.releaseWin(wa)
 				last := len(e.wins) - 1
@@ -1546,7 +1585,8 @@ func (s *Store) releaseWin(w *winAgg) {
 	s.putSketch(w.skc)
 	s.putSketch(w.sks)
 	s.putSketch(w.sko)
-	w.skc, w.sks, w.sko = nil, nil, nil
+	s.putSketch(w.skg)
+	w.skc, w.sks, w.sko, w.skg = nil, nil, nil, nil
 }
 
 // mergedLatency is the latency of the union of a and b (either may be nil).

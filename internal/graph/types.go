@@ -313,6 +313,12 @@ type Edge struct {
 	// ServerSideCalls calls; a side with no calls is zero. Window only.
 	ClientSide, ServerSide           Latency
 	ClientSideCalls, ServerSideCalls uint64
+	// Gap holds the percentiles of the window's call gaps: for each span of the client whose
+	// children in other services are all on this edge, its own time (its duration minus its
+	// children's), i.e. network, queues and the caller's side of the call, over GapCalls spans.
+	// Window only.
+	Gap      Latency
+	GapCalls uint64
 }
 
 // Window is one closed event-time window [Start, End) with the edges active in it, sorted by
