@@ -212,3 +212,18 @@ func TestShutdownWithoutStart(t *testing.T) {
 	require.NoError(t, e.Shutdown(context.Background()))
 	require.NoError(t, e.Shutdown(context.Background()))
 }
+
+func TestEdgeRecordCarriesCallGaps(t *testing.T) {
+	ld := plog.NewLogs()
+	addEdges(ld, t0, []edgeRec{{client: "checkout", server: "payment", serverKind: "service", conn: "inferred", calls: 12, p95: 40}})
+	attrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
+	w, ok := edgeWindow(attrs)
+	require.True(t, ok)
+	assert.Zero(t, w.GapCalls, "no gap attributes: no gaps")
+	attrs.PutInt("graph.gap.calls", 11)
+	attrs.PutDouble("graph.gap.p50_ms", 1003.5)
+	w, ok = edgeWindow(attrs)
+	require.True(t, ok)
+	assert.Equal(t, int64(11), w.GapCalls)
+	assert.InDelta(t, 1003.5, w.GapP50, 1e-9)
+}

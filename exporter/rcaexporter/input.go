@@ -253,6 +253,8 @@ func edgeWindow(attrs pcommon.Map) (rca.EdgeWindow, bool) {
 		P99:         getDouble(attrs, contract.AttrGraphP99),
 		WindowStart: getInt(attrs, attrWindowStart),
 		WindowEnd:   getInt(attrs, attrWindowEnd),
+		GapCalls:    getInt(attrs, contract.AttrGraphGapCalls),
+		GapP50:      getDouble(attrs, contract.AttrGraphGapP50),
 	}
 	return w, w.Client != "" && w.Server != "" && w.WindowEnd > 0
 }

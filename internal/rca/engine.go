@@ -67,6 +67,10 @@ type EdgeWindow struct {
 	LogErrors              int64
 	P50, P95, P99          float64 // ms
 	WindowStart, WindowEnd int64   // unix nanoseconds
+	// GapCalls call-making spans of the client measured the time between their span and the
+	// callee's (network, queues, the caller's side), with median GapP50 ms (gap.go).
+	GapCalls int64
+	GapP50   float64
 }
 
 // Stats are cumulative counters.
@@ -98,8 +102,12 @@ type Stats struct {
 }
 
 type pendingAnom struct {
-	a   Anomaly
-	sig *edgeSignal
+	a Anomaly
+	// seen is when the change was last observed, for a lasting change whose anomalies are all
+	// dated at its start (own time, call gaps); 0 means a.Time. It keeps the incident open while
+	// the change lasts.
+	seen int64
+	sig  *edgeSignal
 	// noOpen: evidence that joins incidents but cannot open one (a busy internal edge).
 	noOpen bool
 }
@@ -131,6 +139,21 @@ type svcAgg struct {
 	// time, error bursts in its own logs, its resource metrics.
 	ownScore float64
 	ownLine  string // the description of that anomaly
+	ownAt    int64  // its time
+	// ownLast is the time of the latest own-signal anomaly, ownLastScore its score: in a long
+	// incident, evidence that stopped long ago weighs less than evidence still coming (rank.go).
+	ownLast      int64
+	ownLastScore float64
+}
+
+// noteOwn records own-signal anomaly a (see ownSignal), last observed at seen, in sa.
+func (sa *svcAgg) noteOwn(a *Anomaly, line string, seen int64) {
+	if a.Score > sa.ownScore {
+		sa.ownScore, sa.ownLine, sa.ownAt = a.Score, line, seen
+	}
+	if seen > sa.ownLast || (seen == sa.ownLast && a.Score > sa.ownLastScore) {
+		sa.ownLast, sa.ownLastScore = seen, a.Score
+	}
 }
 
 type openInc struct {
@@ -160,6 +183,8 @@ type Engine struct {
 
 	svcWins []ServiceWindow      // service windows waiting for Advance to pass their end
 	own     map[string]*ownState // own-time baselines per service
+	gapWins []gapObs             // edge gap summaries waiting for Advance to pass their end
+	gaps    map[gapKey]*gapState // gap baselines per edge
 	scratch []float64
 
 	hist evidenceHistory // recent evidence summaries for Investigate (investigate.go)
@@ -184,6 +209,7 @@ func New(cfg Config) (*Engine, error) {
 		open:    map[string]*openInc{},
 		kb:      NewKnowledgeBase(cfg.KnowledgeBaseSize),
 		own:     map[string]*ownState{},
+		gaps:    map[gapKey]*gapState{},
 		scratch: make([]float64, 0, ownHistory),
 	}, nil
 }
@@ -283,7 +309,7 @@ func finite(xs ...float64) bool {
 func (e *Engine) AddEdge(w EdgeWindow) {
 	e.stats.EdgesIn++
 	if w.Client == "" || w.Server == "" || w.Client == w.Server || w.WindowEnd <= 0 || w.WindowStart > w.WindowEnd ||
-		w.Calls < 0 || w.Errors < 0 || w.LogErrors < 0 || !finite(w.P50, w.P95, w.P99) {
+		w.Calls < 0 || w.Errors < 0 || w.LogErrors < 0 || w.GapCalls < 0 || !finite(w.P50, w.P95, w.P99, w.GapP50) || w.GapP50 < 0 {
 		e.stats.DroppedInvalid++
 		return
 	}
@@ -296,6 +322,7 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 		w.Client = "[" + w.Client + "]"
 	}
 	e.bump(w.WindowEnd)
+	e.addGap(&w)
 	ed := e.g.upsert(&w, e.cfg.MaxEdges)
 	if ed == nil {
 		e.stats.DroppedEdgesFull++
@@ -332,7 +359,7 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 func (e *Engine) place(p pendingAnom) {
 	e.remember(&p)
 	s := p.a.Service
-	inc := e.findIncident(s, p.a.Time)
+	inc := e.findIncident(&p.a)
 	if inc != nil {
 		_, member := inc.services[s]
 		if member || p.sig != nil || e.cfg.JoinThreshold <= 0 {
@@ -436,18 +463,34 @@ func (e *Engine) sortedOpen() []*openInc {
 	return out
 }
 
-func (e *Engine) findIncident(s string, t int64) *openInc {
+func (e *Engine) findIncident(a *Anomaly) *openInc {
 	if len(e.open) == 0 {
 		return nil
 	}
+	s, t := a.Service, a.Time
 	corr := int64(e.cfg.CorrelationWindow)
-	var near map[string]int
-	for _, inc := range e.sortedOpen() {
+	open := e.sortedOpen()
+	var member *openInc
+	for _, inc := range open {
 		if t < inc.start-corr || t > inc.last+corr {
 			continue
 		}
-		if _, ok := inc.services[s]; ok {
-			return inc
+		if sa := inc.services[s]; sa != nil {
+			if sa.symptoms > 0 {
+				return inc // where the service has symptoms
+			}
+			if member == nil && !e.newProblem(inc, a) {
+				member = inc
+			}
+		}
+	}
+	if member != nil {
+		return member
+	}
+	var near map[string]int
+	for _, inc := range open {
+		if t < inc.start-corr || t > inc.last+corr || e.newProblem(inc, a) {
+			continue
 		}
 		if near == nil {
 			near = e.g.within([]string{s}, e.cfg.MaxHops)
@@ -459,6 +502,17 @@ func (e *Engine) findIncident(s string, t int64) *openInc {
 		}
 	}
 	return nil
+}
+
+// newProblem reports whether anomaly a, of a service without symptoms in incident inc, is a
+// problem of its own rather than part of inc: a change of the service's own signals (own time,
+// call gaps, resource metrics) that starts more than the correlation window after inc started.
+// An incident that outlives its first fault must not absorb the next fault of another service.
+func (e *Engine) newProblem(inc *openInc, a *Anomaly) bool {
+	if sa := inc.services[a.Service]; sa != nil && sa.symptoms > 0 {
+		return false
+	}
+	return ownSignal(a.Type) && a.Time > inc.start+int64(e.cfg.CorrelationWindow)
 }
 
 func incidentID(service string, start int64) string {
@@ -537,9 +591,10 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 	// Only sustained evidence (a second anomaly of the service within open_window of its
 	// previous one, or an edge anomaly) keeps the incident alive: sporadic background anomalies
 	// of its services must not hold it open for ever.
-	sustained := p.sig != nil || (sa.count > 0 && a.Time-sa.last <= int64(e.cfg.OpenWindow))
+	seen := max(a.Time, p.seen)
+	sustained := p.sig != nil || (sa.count > 0 && seen-sa.last <= int64(e.cfg.OpenWindow))
 	sa.onset = min(sa.onset, a.Time)
-	sa.last = max(sa.last, a.Time)
+	sa.last = max(sa.last, seen)
 	sa.count++
 	if p.symptom() {
 		if sa.symptoms == 0 || a.Time < sa.symOnset {
@@ -548,8 +603,8 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 		sa.symptoms++
 	}
 	sa.maxScore = max(sa.maxScore, a.Score)
-	if ownSignal(a.Type) && a.Score > sa.ownScore {
-		sa.ownScore, sa.ownLine = a.Score, a.Line
+	if ownSignal(a.Type) {
+		sa.noteOwn(a, a.Line, seen)
 	}
 	if sevRank(a.Severity) > sevRank(sa.sev) {
 		sa.sev = a.Severity
@@ -597,7 +652,7 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 	}
 	inc.start = min(inc.start, a.Time)
 	if sustained || inc.last == 0 {
-		inc.last = max(inc.last, a.Time)
+		inc.last = max(inc.last, seen)
 	}
 	inc.dirty = true
 }
@@ -607,10 +662,11 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 // last call, ordered by start time and id.
 func (e *Engine) Advance(now int64) []incident.Incident {
 	e.bump(now)
-	e.judgeServiceWindows(e.wm)
+	e.judgeWindows(e.wm)
 	if n := e.g.expire(e.wm - int64(e.cfg.EdgeTTL)); n > 0 {
 		e.stats.EdgesExpired += uint64(n)
 		e.pruneOwn()
+		e.pruneGaps()
 	}
 	e.prunePending()
 	e.hist.prune(e.wm - int64(e.retention()))
@@ -738,7 +794,7 @@ func (e *Engine) sweep() {
 			}
 			var keep []pendingAnom
 			for _, p := range list {
-				if p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr {
+				if p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr && !e.newProblem(inc, &p.a) {
 					e.addTo(inc, p)
 				} else {
 					keep = append(keep, p)
@@ -764,8 +820,8 @@ func (e *Engine) mergeConnected() {
 		for i, a := range list {
 			near := e.g.within(serviceList(a), e.cfg.MaxHops)
 			for _, b := range list[i+1:] {
-				if b.start > a.last+corr || a.start > b.last+corr {
-					continue
+				if b.start > a.last+corr || a.start > b.last+corr || b.start > a.start+corr {
+					continue // not at the same time, or a new problem that began later
 				}
 				connected := false
 				for s := range b.services {
@@ -797,41 +853,7 @@ func (e *Engine) absorb(dst, src *openInc) {
 			dst.services[s] = sa
 			continue
 		}
-		da.onset = min(da.onset, sa.onset)
-		da.last = max(da.last, sa.last)
-		da.count += sa.count
-		da.maxScore = max(da.maxScore, sa.maxScore)
-		da.logMax = max(da.logMax, sa.logMax)
-		da.edgeScore = max(da.edgeScore, sa.edgeScore)
-		if sevRank(sa.sev) > sevRank(da.sev) {
-			da.sev = sa.sev
-		}
-		for _, k := range sortedKeys(sa.types) {
-			da.types[k] += sa.types[k]
-		}
-		for _, k := range sortedTpl(sa.templates) {
-			t := sa.templates[k]
-			if d := da.templates[k]; d != nil {
-				d.count += t.count
-				d.first = min(d.first, t.first)
-			} else if len(da.templates) < e.cfg.MaxTemplatesPerService {
-				da.templates[k] = t
-			}
-		}
-		for _, c := range sortedSigKeys(sa.edges) {
-			sg := sa.edges[c]
-			if d := da.edges[c]; d == nil || sg.score > d.score {
-				if d != nil || len(da.edges) < maxEdgeCallers {
-					da.edges[c] = sg
-				}
-			}
-		}
-		ex := append(append([]Anomaly(nil), da.exemplars...), sa.exemplars...)
-		sort.SliceStable(ex, func(i, j int) bool { return ex[i].Time < ex[j].Time })
-		if len(ex) > maxExemplars {
-			ex = ex[:maxExemplars]
-		}
-		da.exemplars = ex
+		mergeAgg(da, sa, e.cfg.MaxTemplatesPerService, math.MinInt64, math.MaxInt64)
 	}
 	dst.start = min(dst.start, src.start)
 	dst.last = max(dst.last, src.last)

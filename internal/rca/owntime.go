@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 )
@@ -46,8 +45,8 @@ type ownSeries struct {
 }
 
 type ownState struct {
-	self, egress ownSeries
-	last         int64 // last window end seen
+	self ownSeries
+	last int64 // last window end seen
 }
 
 // baseline returns the median and the MAD of the history (ok false during warm-up).
@@ -82,6 +81,7 @@ type ownVerdict struct {
 	ratio    float64
 	med, val float64
 	start    int64 // the run's first window
+	seen     int64 // the window judged
 }
 
 // AddServiceWindow feeds one service's own time in a window. Windows are judged when Advance
@@ -100,31 +100,6 @@ func (e *Engine) AddServiceWindow(w ServiceWindow) {
 	}
 	e.bump(w.WindowEnd)
 	e.svcWins = append(e.svcWins, w)
-}
-
-// judgeServiceWindows judges the buffered service windows ending at or before now.
-func (e *Engine) judgeServiceWindows(now int64) {
-	if len(e.svcWins) == 0 {
-		return
-	}
-	sort.SliceStable(e.svcWins, func(i, j int) bool {
-		if e.svcWins[i].WindowEnd != e.svcWins[j].WindowEnd {
-			return e.svcWins[i].WindowEnd < e.svcWins[j].WindowEnd
-		}
-		return e.svcWins[i].Service < e.svcWins[j].Service
-	})
-	i := 0
-	for i < len(e.svcWins) && e.svcWins[i].WindowEnd <= now {
-		j := i
-		for j < len(e.svcWins) && e.svcWins[j].WindowEnd == e.svcWins[i].WindowEnd {
-			j++
-		}
-		e.judgeWindow(e.svcWins[i:j])
-		i = j
-	}
-	n := copy(e.svcWins, e.svcWins[i:])
-	clear(e.svcWins[n:])
-	e.svcWins = e.svcWins[:n]
 }
 
 // judgeWindow judges every service of one window against its own history.
@@ -147,7 +122,9 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 			kind string
 			n    int64
 			v    float64
-		}{{&st.self, ownTimeType, w.Spans, w.SelfMs}, {&st.egress, egressType, w.EgressSpans, w.EgressMs}} {
+		}{{&st.self, ownTimeType, w.Spans, w.SelfMs}} {
+			// Egress time is not judged per service: a caller's calls get slower when the
+			// callee answers late too. The edges' gaps tell the two apart (gap.go).
 			if sig.n < e.cfg.MinCalls {
 				continue // too few spans to say anything; the run is not broken either
 			}
@@ -168,7 +145,7 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 				ratio := sig.v / max(med, 0.1)
 				sig.s.runMax = max(sig.s.runMax, ratio)
 				if sig.s.run >= e.cfg.OwnTimePersistence {
-					changed = append(changed, ownVerdict{w: w, kind: sig.kind, ratio: sig.s.runMax, med: med, val: sig.v, start: sig.s.runStart})
+					changed = append(changed, ownVerdict{w: w, kind: sig.kind, ratio: sig.s.runMax, med: med, val: sig.v, start: sig.s.runStart, seen: w.WindowStart})
 				}
 				continue
 			}
@@ -199,7 +176,7 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 			e.stats.DroppedLate++
 			continue
 		}
-		e.place(pendingAnom{a: a})
+		e.place(pendingAnom{a: a, seen: v.seen})
 	}
 }
 

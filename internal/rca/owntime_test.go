@@ -118,3 +118,55 @@ func TestMetricAnomalyAloneDoesNotOpen(t *testing.T) {
 	}
 	assert.Zero(t, s.e.Stats().IncidentsOpened)
 }
+
+// TestLaterFaultOfAnotherServiceIsItsOwnIncident: a's own time goes up for 10 minutes; 7.5
+// minutes in, its callee b's own time goes up too. b's change starts long after a's incident
+// began: it is a new problem with b as its root cause, not more evidence for a.
+func TestLaterFaultOfAnotherServiceIsItsOwnIncident(t *testing.T) {
+	s := newSim(t, nil)
+	const win = 15 * sec
+	var out []incident.Incident
+	for i := range 100 {
+		ws := t0 + int64(i)*win
+		for _, l := range [][2]string{{"user", "a"}, {"a", "b"}, {"b", "c"}} {
+			w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
+				Calls: 100, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
+			if l[0] == "user" {
+				w.ClientKind = "user"
+			}
+			s.e.AddEdge(w)
+		}
+		for j, svc := range []string{"a", "b", "c"} {
+			self := 2.0 + float64(j) + 0.3*float64((i*7+j*3)%5)
+			if (svc == "a" && i >= 40 && i < 80) || (svc == "b" && i >= 70 && i < 90) {
+				self *= 6
+			}
+			s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+		}
+		out = append(out, s.e.Advance(ws+win)...)
+	}
+	roots := map[string]string{}
+	for _, inc := range out {
+		if inc.MergedInto == "" {
+			roots[inc.ID] = inc.RootCauseService
+		}
+	}
+	require.Len(t, roots, 2, "two problems that began 7.5 minutes apart are two incidents: %v", roots)
+	var got []string
+	for _, r := range roots {
+		got = append(got, r)
+	}
+	assert.ElementsMatch(t, []string{"a", "b"}, got)
+}
+
+func TestOwnScoreFadesWithAge(t *testing.T) {
+	const halfLife = 300 * sec
+	sa := &svcAgg{}
+	sa.noteOwn(&Anomaly{Time: t0, Score: 0.9}, "x", t0)
+	assert.InDelta(t, 0.9, ownNow(sa, t0, halfLife), 1e-9)
+	assert.InDelta(t, 0.45, ownNow(sa, t0+halfLife, halfLife), 1e-9, "half as much one half-life later")
+	sa.noteOwn(&Anomaly{Time: t0, Score: 0.6}, "y", t0+halfLife)
+	assert.InDelta(t, 0.6, ownNow(sa, t0+halfLife, halfLife), 1e-9, "the latest own anomaly is still fresh")
+	assert.InDelta(t, 0.9, sa.ownScore, 1e-9, "the strongest is kept")
+	assert.Equal(t, "x", sa.ownLine)
+}
