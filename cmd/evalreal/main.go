@@ -25,7 +25,7 @@ func main() {
 	dir := flag.String("data", "", "directory of the data set (labels.csv, baseline/, fault/)")
 	horizon := flag.Duration("horizon", 5*time.Minute, "how long after a fault starts an incident counts as its detection")
 	step := flag.Duration("step", time.Second, "event time per replayed chunk")
-	verbose := flag.Bool("v", false, "also print the incidents that match no fault")
+	verbose := flag.Bool("v", false, "also print the incidents that match no fault, and every incident version emitted")
 	alarmAfter := flag.Duration("alarm-after", 2*time.Minute, "alarm-given mode: the alert comes this long after the fault starts")
 	alarmWindow := flag.Duration("alarm-window", 3*time.Minute, "alarm-given mode: the evidence of this long before the alert is ranked")
 	metrics := flag.Bool("metrics", true, "also feed the per-pod metrics (as k8s.pod.* metrics) to the rca exporter")
@@ -100,6 +100,16 @@ func run(dir string, horizon, step, alarmAfter, alarmWindow time.Duration, verbo
 		return err
 	}
 	if verbose {
+		for _, em := range ems {
+			in := &em.Incident
+			fmt.Printf("  emitted %s %s v%d %s started %s root %s\n", em.At.UTC().Format(time.TimeOnly), in.ID, in.Version,
+				in.Status, in.StartedAt.UTC().Format(time.TimeOnly), in.RootCauseService)
+			if os.Getenv("EVALREAL_REASONS") != "" {
+				for _, c := range in.Candidates[:min(3, len(in.Candidates))] {
+					fmt.Printf("      %.3f %s %v\n", c.Score, c.Service, c.Reasons)
+				}
+			}
+		}
 		for _, inc := range rep.UnmatchedIncidents {
 			fmt.Printf("  unmatched %s %s %s\n", inc.StartedAt.UTC().Format(time.RFC3339), inc.ID, inc.Title)
 		}

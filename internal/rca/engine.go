@@ -139,21 +139,6 @@ type svcAgg struct {
 	// time, error bursts in its own logs, its resource metrics.
 	ownScore float64
 	ownLine  string // the description of that anomaly
-	ownAt    int64  // its time
-	// ownLast is the time of the latest own-signal anomaly, ownLastScore its score: in a long
-	// incident, evidence that stopped long ago weighs less than evidence still coming (rank.go).
-	ownLast      int64
-	ownLastScore float64
-}
-
-// noteOwn records own-signal anomaly a (see ownSignal), last observed at seen, in sa.
-func (sa *svcAgg) noteOwn(a *Anomaly, line string, seen int64) {
-	if a.Score > sa.ownScore {
-		sa.ownScore, sa.ownLine, sa.ownAt = a.Score, line, seen
-	}
-	if seen > sa.ownLast || (seen == sa.ownLast && a.Score > sa.ownLastScore) {
-		sa.ownLast, sa.ownLastScore = seen, a.Score
-	}
 }
 
 type openInc struct {
@@ -603,8 +588,8 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 		sa.symptoms++
 	}
 	sa.maxScore = max(sa.maxScore, a.Score)
-	if ownSignal(a.Type) {
-		sa.noteOwn(a, a.Line, seen)
+	if ownSignal(a.Type) && a.Score > sa.ownScore {
+		sa.ownScore, sa.ownLine = a.Score, a.Line
 	}
 	if sevRank(a.Severity) > sevRank(sa.sev) {
 		sa.sev = a.Severity

@@ -536,8 +536,8 @@ func accumulate(sa *svcAgg, p *pendingAnom, maxTemplates, maxEx int) {
 	if sevRank(a.Severity) > sevRank(sa.sev) {
 		sa.sev = a.Severity
 	}
-	if ownSignal(a.Type) {
-		sa.noteOwn(a, clipString(a.Line, histMaxLine), a.Time)
+	if ownSignal(a.Type) && a.Score > sa.ownScore {
+		sa.ownScore, sa.ownLine = a.Score, clipString(a.Line, histMaxLine)
 	}
 	if a.Type != "" {
 		if _, ok := sa.types[a.Type]; ok {
@@ -606,10 +606,7 @@ func mergeAgg(dst, src *svcAgg, maxTemplates int, lo, hi int64) {
 		dst.sev = src.sev
 	}
 	if src.ownScore > dst.ownScore {
-		dst.ownScore, dst.ownLine, dst.ownAt = src.ownScore, src.ownLine, src.ownAt
-	}
-	if src.ownLast > dst.ownLast || (src.ownLast == dst.ownLast && src.ownLastScore > dst.ownLastScore) {
-		dst.ownLast, dst.ownLastScore = src.ownLast, src.ownLastScore
+		dst.ownScore, dst.ownLine = src.ownScore, src.ownLine
 	}
 	for _, k := range sortedKeys(src.types) {
 		if _, ok := dst.types[k]; ok || len(dst.types) < histMaxTypes {

@@ -159,14 +159,30 @@ func TestLaterFaultOfAnotherServiceIsItsOwnIncident(t *testing.T) {
 	assert.ElementsMatch(t, []string{"a", "b"}, got)
 }
 
-func TestOwnScoreFadesWithAge(t *testing.T) {
-	const halfLife = 300 * sec
-	sa := &svcAgg{}
-	sa.noteOwn(&Anomaly{Time: t0, Score: 0.9}, "x", t0)
-	assert.InDelta(t, 0.9, ownNow(sa, t0, halfLife), 1e-9)
-	assert.InDelta(t, 0.45, ownNow(sa, t0+halfLife, halfLife), 1e-9, "half as much one half-life later")
-	sa.noteOwn(&Anomaly{Time: t0, Score: 0.6}, "y", t0+halfLife)
-	assert.InDelta(t, 0.6, ownNow(sa, t0+halfLife, halfLife), 1e-9, "the latest own anomaly is still fresh")
-	assert.InDelta(t, 0.9, sa.ownScore, 1e-9, "the strongest is kept")
-	assert.Equal(t, "x", sa.ownLine)
+func TestOwnScoreSurvivesRestart(t *testing.T) {
+	s := newSim(t, nil)
+	const win = 15 * sec
+	for i := range 45 {
+		ws := t0 + int64(i)*win
+		self := 3.0 + 0.3*float64(i%4)
+		if i >= 40 {
+			self = 30
+		}
+		s.e.AddServiceWindow(ServiceWindow{Service: "b", Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+		s.e.Advance(ws + win)
+	}
+	require.Equal(t, 1, s.e.OpenIncidents())
+	var id string
+	for k := range s.e.open {
+		id = k
+	}
+	want := s.e.open[id].services["b"]
+	require.Positive(t, want.ownScore)
+	snap, err := s.e.MarshalBinary()
+	require.NoError(t, err)
+	s2 := newSim(t, nil)
+	require.NoError(t, s2.e.UnmarshalBinary(snap))
+	got := s2.e.open[id].services["b"]
+	assert.InDelta(t, want.ownScore, got.ownScore, 1e-12, "the own score ranks the restored incident as before")
+	assert.Equal(t, want.ownLine, got.ownLine)
 }

@@ -72,20 +72,6 @@ func dominantType(sa *svcAgg) string {
 	return best
 }
 
-// ownNow is a service's own score at time now: each own-signal anomaly counts for less the longer
-// before now it came (half as much per halfLife), so that in an incident that outlives its first
-// fault, a service whose own signals are moving now outranks one whose signals stopped minutes
-// ago. The strongest and the latest own anomalies are kept.
-func ownNow(sa *svcAgg, now, halfLife int64) float64 {
-	decay := func(at int64) float64 {
-		if halfLife <= 0 || at >= now {
-			return 1
-		}
-		return math.Exp2(-float64(now-at) / float64(halfLife))
-	}
-	return max(sa.ownScore*decay(sa.ownAt), sa.ownLastScore*decay(sa.ownLast))
-}
-
 type cand struct {
 	name                           string
 	a                              float64 // anomaly weight
@@ -178,7 +164,7 @@ func (e *Engine) rank(inc *openInc) {
 		if c.sa != nil {
 			c.edge = c.sa.edgeScore
 			c.kd = sevWeight(c.sa.sev) * typeWeight(dominantType(c.sa))
-			c.own = ownNow(c.sa, inc.last, int64(e.cfg.CorrelationWindow))
+			c.own = c.sa.ownScore
 		}
 		c.score = wOwn*c.own + wWalk*c.walk + wOnset*c.onset + wHealthy*c.healthy + wEdge*c.edge + wKind*c.kd
 		best = max(best, c.score)

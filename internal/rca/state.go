@@ -61,11 +61,8 @@ type svcState struct {
 	Edges     []edgeState       `json:"edges"`
 	EdgeScore float64           `json:"edge_score"`
 	// The service's own signals (absent in snapshots of earlier versions).
-	OwnScore     float64 `json:"own_score,omitempty"`
-	OwnLine      string  `json:"own_line,omitempty"`
-	OwnAt        int64   `json:"own_at,omitempty"`
-	OwnLast      int64   `json:"own_last,omitempty"`
-	OwnLastScore float64 `json:"own_last_score,omitempty"`
+	OwnScore float64 `json:"own_score,omitempty"`
+	OwnLine  string  `json:"own_line,omitempty"`
 }
 
 type tplState struct {
@@ -181,8 +178,8 @@ func encodeOpen(inc *openInc) openState {
 	for name, sa := range inc.services {
 		ss := svcState{Onset: sa.onset, Last: sa.last, SymOnset: sa.symOnset, Symptoms: sa.symptoms, Count: sa.count,
 			MaxScore: sa.maxScore, LogMax: sa.logMax, Sev: sa.sev, Types: sa.types, Exemplars: sa.exemplars,
-			EdgeScore: sa.edgeScore, OwnScore: sa.ownScore, OwnLine: sa.ownLine, OwnAt: sa.ownAt,
-			OwnLast: sa.ownLast, OwnLastScore: sa.ownLastScore}
+			EdgeScore: sa.edgeScore, OwnScore: sa.ownScore,
+			OwnLine: sa.ownLine}
 		for _, k := range sortedTpl(sa.templates) {
 			t := sa.templates[k]
 			ss.Templates = append(ss.Templates, tplState{Key: k, ID: t.id, Text: t.text, Count: t.count, First: t.first})
@@ -219,13 +216,13 @@ func (e *Engine) decodeOpen(o *openState) (*openInc, error) {
 	}
 	for name, ss := range o.Services {
 		if name == "" || ss.Count <= 0 || len(ss.Types) > 16 || len(ss.Templates) > e.cfg.MaxTemplatesPerService ||
-			len(ss.Exemplars) > maxExemplars || len(ss.Edges) > maxEdgeCallers || !finite(ss.MaxScore, ss.LogMax, ss.EdgeScore, ss.OwnScore, ss.OwnLastScore) {
+			len(ss.Exemplars) > maxExemplars || len(ss.Edges) > maxEdgeCallers || !finite(ss.MaxScore, ss.LogMax, ss.EdgeScore, ss.OwnScore) || ss.OwnScore < 0 || ss.OwnScore > 1 {
 			return nil, fmt.Errorf("rca: open incident %s has an invalid service %q", o.ID, name)
 		}
 		sa := &svcAgg{onset: ss.Onset, last: ss.Last, symOnset: ss.SymOnset, symptoms: ss.Symptoms, count: ss.Count,
 			maxScore: ss.MaxScore, logMax: ss.LogMax, sev: ss.Sev, types: map[string]int{}, templates: map[string]*tplAgg{},
 			exemplars: ss.Exemplars, edges: map[string]*edgeSignal{}, edgeScore: ss.EdgeScore,
-			ownScore: ss.OwnScore, ownLine: ss.OwnLine, ownAt: ss.OwnAt, ownLast: ss.OwnLast, ownLastScore: ss.OwnLastScore}
+			ownScore: ss.OwnScore, ownLine: ss.OwnLine}
 		for k, n := range ss.Types {
 			sa.types[k] = n
 		}
