@@ -136,7 +136,7 @@ func DefaultConfig() Config {
 		LowVolumeMaxGap:        2 * time.Minute,
 		LowVolumeErrorRate:     0.5,
 		OwnTimeFactor:          2,
-		OwnTimePersistence:     3,
+		OwnTimePersistence:     4,
 		FleetShare:             0.3,
 		MaxEdges:               10_000,
 		MaxServices:            5_000,
