@@ -126,6 +126,7 @@ eval:
 	$(GO) run ./cmd/evalrca -low-traffic -n 12
 	$(GO) run ./cmd/evalrca -realistic -n 12
 	$(GO) run ./cmd/evalreal -data $(DATA)/nezha-tt-0130
+	$(GO) run ./cmd/evalreal -data $(DATA)/nezha-tt-0130 -graph-replicas 2
 
 ## bench-llm: the LLM stage's cost and effect against an in-process counting fake model (HDFS,
 ## BGL, realistic simulator): calls, tokens and cost per 1M lines, cache hit rate, F1 with and

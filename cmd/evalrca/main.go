@@ -39,6 +39,7 @@ func main() {
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "scenarios run in parallel")
 	lowTraffic := flag.Bool("low-traffic", false, "faults of a service called about once a minute (low_traffic_slow, low_traffic_errors; 10 minutes each)")
 	flag.BoolVar(&withLLM, "llm", false, "turn the rca exporter's LLM narratives on, against LLM_ENDPOINT (LLM_PROVIDER, LLM_MODEL, LLM_API_KEY; make eval-llm), and report how often the narrative names the root cause")
+	flag.IntVar(&chainOptions.GraphReplicas, "graph-replicas", 1, "logs2graph connectors sharing the traces by trace id (a scaled-out analysis tier), each with its own instance id")
 	realistic := flag.Bool("realistic", false, "realistic scenarios (bursty load, background errors with stack traces, spans without kind, status or peer attributes; the realistic fault kinds, from 8 minutes on): see docs/simulator.md")
 	flag.Parse()
 	o := opts{count: *count, seed: *seed, dur: *dur, verbose: *verbose || *explain, explain: *explain, workers: *workers, lowTraffic: *lowTraffic, realistic: *realistic}

@@ -25,6 +25,7 @@ func main() {
 	dir := flag.String("data", "", "directory of the data set (labels.csv, baseline/, fault/)")
 	horizon := flag.Duration("horizon", 5*time.Minute, "how long after a fault starts an incident counts as its detection")
 	step := flag.Duration("step", time.Second, "event time per replayed chunk")
+	replicas := flag.Int("graph-replicas", 1, "logs2graph connectors sharing the traces by trace id (a scaled-out analysis tier), each with its own instance id")
 	verbose := flag.Bool("v", false, "also print the incidents that match no fault, and every incident version emitted")
 	alarmAfter := flag.Duration("alarm-after", 2*time.Minute, "alarm-given mode: the alert comes this long after the fault starts")
 	alarmWindow := flag.Duration("alarm-window", 3*time.Minute, "alarm-given mode: the evidence of this long before the alert is ranked")
@@ -34,13 +35,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "evalreal: -data is required")
 		os.Exit(2)
 	}
-	if err := run(*dir, *horizon, *step, *alarmAfter, *alarmWindow, *verbose, *metrics); err != nil {
+	if err := run(*dir, *horizon, *step, *alarmAfter, *alarmWindow, *verbose, *metrics, *replicas); err != nil {
 		fmt.Fprintln(os.Stderr, "evalreal:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, horizon, step, alarmAfter, alarmWindow time.Duration, verbose, metrics bool) error {
+func run(dir string, horizon, step, alarmAfter, alarmWindow time.Duration, verbose, metrics bool, replicas int) error {
 	start := time.Now()
 	d, err := nezha.Load(dir, "baseline", "fault")
 	if err != nil {
@@ -54,7 +55,7 @@ func run(dir string, horizon, step, alarmAfter, alarmWindow time.Duration, verbo
 	fmt.Fprintf(os.Stderr, "evalreal: %d log records, %d spans, %d metric points, %d faults, %s to %s (loaded in %.1fs)\n",
 		d.Stats.Logs, d.Stats.Spans, d.Stats.MetricPoints, len(d.Faults), d.Start.Format(time.RFC3339), d.End.Format(time.RFC3339), time.Since(start).Seconds())
 
-	chain, err := rcaeval.NewChain(rcaeval.ChainOptions{API: true})
+	chain, err := rcaeval.NewChain(rcaeval.ChainOptions{API: true, GraphReplicas: replicas})
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	MaxNodes int `mapstructure:"max_nodes"`
 	// UserNode is the client name of root SERVER spans that have no instrumented caller.
 	UserNode string `mapstructure:"user_node"`
+	// InstanceID names this instance among replicas that share the traces (an analysis tier
+	// scaled out on Kafka): it is the output resource's service.instance.id, so that the rca
+	// exporter follows each replica's stream of windows and merges their shares of one window.
+	// Empty (the default): the host name (in Kubernetes, the pod's name).
+	InstanceID string `mapstructure:"instance_id"`
 	// LatencyBuckets are the explicit bucket bounds of the latency histograms of the
 	// traces -> metrics output (strictly increasing). The default is contrib servicegraph's.
 	LatencyBuckets []time.Duration `mapstructure:"latency_buckets"`

@@ -45,6 +45,7 @@ type graphConnector struct {
 	cfg      *Config
 	id       component.ID
 	identity string // service.name of the output
+	instance string // service.instance.id of the output
 	logger   *zap.Logger
 	tb       *metadata.TelemetryBuilder
 	clock    clock
@@ -99,6 +100,7 @@ func newConnector(set connector.Settings, cfg *Config, clk clock) (*graphConnect
 		cfg:      cfg,
 		id:       set.ID,
 		identity: set.ID.String(),
+		instance: instanceID(cfg.InstanceID),
 		logger:   set.Logger,
 		tb:       tb,
 		clock:    clk,
@@ -349,7 +351,7 @@ func (c *graphConnector) emitWindows(ctx context.Context, windows []graph.Window
 	if next == nil {
 		return
 	}
-	ld, n := windowsToLogs(c.identity, windows, progress, c.cfg.FlushInterval, c.observed())
+	ld, n := windowsToLogs(c.identity, c.instance, windows, progress, c.cfg.FlushInterval, c.observed())
 	c.emitLogs(ctx, next, ld, n)
 }
 
@@ -365,7 +367,7 @@ func (c *graphConnector) emitSnapshot(ctx context.Context) {
 	if len(edges) == 0 {
 		return
 	}
-	ld, n := snapshotToLogs(c.identity, edges, wm, c.observed())
+	ld, n := snapshotToLogs(c.identity, c.instance, edges, wm, c.observed())
 	c.emitLogs(ctx, next, ld, n)
 }
 
@@ -388,7 +390,7 @@ func (c *graphConnector) emitMetrics(ctx context.Context) {
 	c.mu.Lock()
 	edges := c.store.Snapshot()
 	c.mu.Unlock()
-	md, points := snapshotToMetrics(c.identity, edges, c.observed())
+	md, points := snapshotToMetrics(c.identity, c.instance, edges, c.observed())
 	if points == 0 {
 		return
 	}

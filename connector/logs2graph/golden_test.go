@@ -5,11 +5,14 @@ package logs2graph
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 )
@@ -33,7 +36,9 @@ import (
 // To regenerate after a deliberate change, temporarily write `merged(p.edges)` with
 // golden.WriteLogs and check the diff.
 func TestGoldenEdges(t *testing.T) {
-	p := newPipelines(t, createDefaultConfig().(*Config), nil, false)
+	cfg := createDefaultConfig().(*Config)
+	cfg.InstanceID = "replica-1"
+	p := newPipelines(t, cfg, nil, false)
 	p.start(t, componenttest.NewNopHost())
 	for _, name := range []string{"batch1.yaml", "batch2.yaml", "batch3.yaml", "batch4.yaml", "batch5.yaml"} {
 		td, err := golden.ReadTraces(filepath.Join("testdata", "input", name))
@@ -50,4 +55,18 @@ func TestGoldenEdges(t *testing.T) {
 		plogtest.IgnoreResourceLogsOrder(),
 		plogtest.IgnoreLogRecordsOrder()))
 	require.Zero(t, p.pass.LogRecordCount(), "edge records go to the traces -> logs output only")
+}
+
+func TestInstanceIDDefaultsToTheHostName(t *testing.T) {
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	assert.Equal(t, host, instanceID(""), "a Kubernetes pod's name, distinct per replica")
+	assert.Equal(t, "analysis-7", instanceID("analysis-7"))
+	ld, _ := windowsToLogs("logs2graph/prod", "analysis-7", nil, 0, time.Second, 0)
+	v, ok := ld.ResourceLogs().At(0).Resource().Attributes().Get("service.instance.id")
+	require.True(t, ok)
+	assert.Equal(t, "analysis-7", v.Str())
+	ld, _ = windowsToLogs("logs2graph", "", nil, 0, time.Second, 0)
+	_, ok = ld.ResourceLogs().At(0).Resource().Attributes().Get("service.instance.id")
+	assert.False(t, ok, "no instance id: no attribute")
 }

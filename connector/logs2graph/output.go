@@ -5,6 +5,7 @@ package logs2graph // import "github.com/otelcol-aiops/otelcol-aiops/connector/l
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -64,12 +65,33 @@ const (
 	metricClientSeconds = "traces_service_graph_request_client_seconds"
 )
 
+// putIdentity writes the output resource: service.name is the connector's ID, and
+// service.instance.id (when not empty) this replica's instance id.
+func putIdentity(m pcommon.Map, identity, instance string) {
+	m.PutStr(graphpdata.AttrServiceName, identity)
+	if instance != "" {
+		m.PutStr(contract.AttrServiceInstanceID, instance)
+	}
+}
+
+// instanceID is the configured instance id, or the host name (empty if it cannot be read).
+func instanceID(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
 // newOutputLogs returns a plog.Logs with the connector's resource and scope, and the record
 // slice to fill.
-func newOutputLogs(identity string) (plog.Logs, plog.LogRecordSlice) {
+func newOutputLogs(identity, instance string) (plog.Logs, plog.LogRecordSlice) {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	rl.Resource().Attributes().PutStr(graphpdata.AttrServiceName, identity)
+	putIdentity(rl.Resource().Attributes(), identity, instance)
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	return ld, sl.LogRecords()
@@ -78,8 +100,8 @@ func newOutputLogs(identity string) (plog.Logs, plog.LogRecordSlice) {
 // windowsToLogs builds one logs2graph.edge record per edge and window, then, when progress is
 // not 0, one logs2graph.progress record saying that every window ending at or before progress
 // has been emitted (interval is the window length).
-func windowsToLogs(identity string, windows []graph.Window, progress int64, interval time.Duration, observed pcommon.Timestamp) (plog.Logs, int) {
-	ld, lrs := newOutputLogs(identity)
+func windowsToLogs(identity, instance string, windows []graph.Window, progress int64, interval time.Duration, observed pcommon.Timestamp) (plog.Logs, int) {
+	ld, lrs := newOutputLogs(identity, instance)
 	n := 0
 	for _, w := range windows {
 		n += len(w.Edges) + len(w.Services)
@@ -160,8 +182,8 @@ func fillProgress(lr plog.LogRecord, start, end int64, observed pcommon.Timestam
 
 // snapshotToLogs builds one logs2graph.snapshot record per live edge, with cumulative values.
 // The window is [first seen, watermark].
-func snapshotToLogs(identity string, edges []graph.Edge, watermark int64, observed pcommon.Timestamp) (plog.Logs, int) {
-	ld, lrs := newOutputLogs(identity)
+func snapshotToLogs(identity, instance string, edges []graph.Edge, watermark int64, observed pcommon.Timestamp) (plog.Logs, int) {
+	ld, lrs := newOutputLogs(identity, instance)
 	lrs.EnsureCapacity(len(edges))
 	for i := range edges {
 		e := &edges[i]
@@ -241,10 +263,10 @@ func servicegraphConnType(c graph.ConnType) string {
 // Edges known only from logs (no calls) are left out. The start time of every point is the
 // edge's first event (at most now), so that an edge removed after edge_ttl and seen again
 // restarts its series visibly.
-func snapshotToMetrics(identity string, edges []graph.Edge, now pcommon.Timestamp) (pmetric.Metrics, int) {
+func snapshotToMetrics(identity, instance string, edges []graph.Edge, now pcommon.Timestamp) (pmetric.Metrics, int) {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(graphpdata.AttrServiceName, identity)
+	putIdentity(rm.Resource().Attributes(), identity, instance)
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 

@@ -377,3 +377,91 @@ func TestServiceRecordsAreRead(t *testing.T) {
 	require.Len(t, in.edges, 1)
 	assert.Equal(t, sec(90)-1, in.edges[0].t)
 }
+
+// replicaRecords is what one replica of the connector sends for the window [start, start+15s):
+// one edge record, one service record and a progress record, under its service.instance.id.
+func replicaRecords(instance string, start time.Time, calls, spans int64, p95, self float64) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "logs2graph")
+	rl.Resource().Attributes().PutStr("service.instance.id", instance)
+	lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+	end := start.Add(15 * time.Second)
+	e := lrs.AppendEmpty()
+	e.SetEventName(edgeEventName)
+	e.SetTimestamp(pcommon.NewTimestampFromTime(end))
+	ea := e.Attributes()
+	ea.PutStr("graph.client", "checkout")
+	ea.PutStr("graph.server", "payment")
+	ea.PutStr("graph.client.kind", "service")
+	ea.PutStr("graph.server.kind", "service")
+	ea.PutStr("graph.connection_type", "inferred")
+	ea.PutInt("graph.calls", calls)
+	ea.PutDouble("graph.latency.p50_ms", p95/2)
+	ea.PutDouble("graph.latency.p95_ms", p95)
+	ea.PutDouble("graph.latency.p99_ms", p95)
+	ea.PutInt("graph.gap.calls", calls)
+	ea.PutDouble("graph.gap.p50_ms", 2)
+	ea.PutInt(attrWindowStart, start.UnixNano())
+	ea.PutInt(attrWindowEnd, end.UnixNano())
+	s := lrs.AppendEmpty()
+	s.SetEventName(serviceEventName)
+	s.SetTimestamp(pcommon.NewTimestampFromTime(end))
+	sa := s.Attributes()
+	sa.PutStr("graph.service", "payment")
+	sa.PutInt("graph.spans", spans)
+	sa.PutDouble("graph.self_time.mean_ms", self)
+	sa.PutInt(attrWindowStart, start.UnixNano())
+	sa.PutInt(attrWindowEnd, end.UnixNano())
+	p := lrs.AppendEmpty()
+	p.SetEventName(progressEventName)
+	p.Attributes().PutInt(attrWindowStart, start.UnixNano())
+	p.Attributes().PutInt(attrWindowEnd, end.UnixNano())
+	return ld
+}
+
+// TestReplicaSharesAreMerged: two replicas of the connector each saw part of the traces of one
+// window. Each is a stream of its own (event time waits for both), and their shares reach the
+// engine as one window with the calls added up.
+func TestReplicaSharesAreMerged(t *testing.T) {
+	s := testSequencer(t)
+	clk := eventtime.New(eventtime.DefaultConfig())
+	feed := func(ld plog.Logs) {
+		var in batchInput
+		in.read(ld, clk, 0)
+		require.Zero(t, in.bad)
+		s.add(&in)
+		s.process()
+	}
+	w0 := t0
+	both := replicaRecords("replica-1", w0, 30, 40, 80, 3)
+	replicaRecords("replica-2", w0, 10, 20, 40, 6).ResourceLogs().MoveAndAppendTo(both.ResourceLogs())
+	feed(both)
+	assert.Len(t, s.edges, 2, "each replica is a stream of its own")
+	feed(replicaRecords("replica-1", w0.Add(15*time.Second), 30, 40, 80, 3))
+	assert.Equal(t, uint64(2), s.shares, "the second replica's edge and service windows merged into the first's")
+	st := s.engine.Stats()
+	assert.Equal(t, uint64(1), st.EdgesIn, "one edge window reached the engine")
+	assert.Equal(t, uint64(1), st.ServiceWindowsIn, "one service window reached the engine")
+	assert.Less(t, s.watermark(), w0.Add(30*time.Second).UnixNano(), "replica-2 holds event time back until it reports its next window")
+
+	ev, n := mergeShares([]evidence{
+		{t: 1, edge: true, w: rca.EdgeWindow{Client: "a", Server: "b", WindowStart: 0, WindowEnd: 1, Calls: 30, P50: 10, P95: 80, P99: 90, GapCalls: 30, GapP50: 2}},
+		{t: 1, edge: true, w: rca.EdgeWindow{Client: "a", Server: "b", WindowStart: 0, WindowEnd: 1, Calls: 10, P50: 30, P95: 40, P99: 50, GapCalls: 10, GapP50: 6, Errors: 2}},
+		{t: 1, svc: true, sw: rca.ServiceWindow{Service: "b", WindowStart: 0, WindowEnd: 1, Spans: 40, SelfMs: 3}},
+		{t: 1, svc: true, sw: rca.ServiceWindow{Service: "b", WindowStart: 0, WindowEnd: 1, Spans: 20, SelfMs: 6}},
+		{t: 1, svc: true, sw: rca.ServiceWindow{Service: "c", WindowStart: 0, WindowEnd: 1, Spans: 5, SelfMs: 1}},
+	})
+	require.Equal(t, 2, n)
+	require.Len(t, ev, 3)
+	w := ev[0].w
+	assert.Equal(t, int64(40), w.Calls)
+	assert.Equal(t, int64(2), w.Errors)
+	assert.InDelta(t, 15.0, w.P50, 1e-9, "weighted by calls")
+	assert.InDelta(t, 70.0, w.P95, 1e-9, "40 calls: the weighted estimate")
+	assert.InDelta(t, 90.0, w.P99, 1e-9, "fewer than 100 calls: the p99 is the maximum, exactly")
+	assert.InDelta(t, 3.0, w.GapP50, 1e-9)
+	assert.Equal(t, int64(60), ev[1].sw.Spans)
+	assert.InDelta(t, 4.0, ev[1].sw.SelfMs, 1e-9, "the mean own time over both shares, exactly")
+	assert.Equal(t, "c", ev[2].sw.Service, "other windows are left alone")
+}

@@ -62,6 +62,7 @@ type rcaExporter struct {
 	lastInput       time.Time
 	lastStats       rca.Stats
 	lastSeq         [3]uint64
+	lastShares      uint64
 	lastUnconfirmed uint64
 	lastClock       eventtime.Stats
 	verdicts        *verdictStore // recent LLM verdicts of the processor (verdicts.go)
@@ -567,6 +568,10 @@ func (e *rcaExporter) recordStatsLocked(ctx context.Context) {
 		}
 	}
 	e.lastSeq = seqNow
+	if d := e.seq.shares - e.lastShares; d > 0 {
+		e.tb.ExporterRcaWindowSharesMerged.Add(ctx, int64(d))
+	}
+	e.lastShares = e.seq.shares
 	if d := e.evclock.Stats().SourcesEvicted - e.lastClock.SourcesEvicted; d > 0 {
 		e.tb.ExporterRcaEvidenceOutOfOrder.Add(ctx, int64(d), metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "log_sources_full"))))
 	}

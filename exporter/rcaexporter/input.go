@@ -98,6 +98,80 @@ func compareEvidence(x, y *evidence) int {
 		strings.Compare(a.Template, b.Template))
 }
 
+// mergeShares merges, in evidence sorted by compareEvidence, the shares of one window that
+// several replicas of the connector reported (each saw part of the traces): the edge windows of
+// one edge and the service windows of one service with the same window. Counts add up; means are
+// weighted by their counts, exactly; percentiles are weighted by calls too (see tail), which
+// estimates the whole window's when the replicas see alike traffic (traces are spread by trace
+// id). It
+// returns the merged slice (in place) and how many shares were merged away.
+func mergeShares(ev []evidence) ([]evidence, int) {
+	out := ev[:0]
+	merged := 0
+	for i := range ev {
+		x := &ev[i]
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			switch {
+			case x.edge && last.edge && last.t == x.t && sameEdgeWindow(&last.w, &x.w):
+				addEdgeShare(&last.w, &x.w)
+				merged++
+				continue
+			case x.svc && last.svc && last.t == x.t && last.sw.Service == x.sw.Service &&
+				last.sw.WindowStart == x.sw.WindowStart && last.sw.WindowEnd == x.sw.WindowEnd:
+				addServiceShare(&last.sw, &x.sw)
+				merged++
+				continue
+			}
+		}
+		out = append(out, *x)
+	}
+	clear(ev[len(out):])
+	return out, merged
+}
+
+func sameEdgeWindow(a, b *rca.EdgeWindow) bool {
+	return a.Client == b.Client && a.Server == b.Server && a.ConnType == b.ConnType &&
+		a.WindowStart == b.WindowStart && a.WindowEnd == b.WindowEnd
+}
+
+// weighted is the mean of x (weight m) and y (weight n); with no weight, the larger.
+func weighted(x float64, m int64, y float64, n int64) float64 {
+	if m+n <= 0 {
+		return max(x, y)
+	}
+	return (x*float64(m) + y*float64(n)) / float64(m+n)
+}
+
+// tail merges the q-th percentiles x and y of m and n calls. The connector's q-th percentile
+// of fewer than 1/(1-q) calls is their maximum, and so is the merged one then (exact);
+// otherwise the calls-weighted mean estimates it.
+func tail(x float64, m int64, y float64, n int64, q float64) float64 {
+	if float64(m+n) < 1/(1-q) {
+		return max(x, y)
+	}
+	return weighted(x, m, y, n)
+}
+
+func addEdgeShare(a, b *rca.EdgeWindow) {
+	a.P50 = weighted(a.P50, a.Calls, b.P50, b.Calls)
+	a.P95 = tail(a.P95, a.Calls, b.P95, b.Calls, 0.95)
+	a.P99 = tail(a.P99, a.Calls, b.P99, b.Calls, 0.99)
+	a.GapP50 = weighted(a.GapP50, a.GapCalls, b.GapP50, b.GapCalls)
+	a.Calls += b.Calls
+	a.Errors += b.Errors
+	a.LogErrors += b.LogErrors
+	a.GapCalls += b.GapCalls
+}
+
+func addServiceShare(a, b *rca.ServiceWindow) {
+	a.SelfMs = weighted(a.SelfMs, a.Spans, b.SelfMs, b.Spans)
+	a.EgressMs = weighted(a.EgressMs, a.EgressSpans, b.EgressMs, b.EgressSpans)
+	a.Spans += b.Spans
+	a.Errors += b.Errors
+	a.EgressSpans += b.EgressSpans
+}
+
 // batchInput is what one ConsumeLogs call carries for the engine, and the event-time progress
 // it shows: per log service (every record counts, normal ones too) and per edge stream.
 type batchInput struct {
@@ -122,9 +196,15 @@ func (in *batchInput) read(ld plog.Logs, clk *eventtime.Clock, wall int64) {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
-		service := ""
+		service, stream := "", ""
 		if v, ok := rl.Resource().Attributes().Get(contract.AttrServiceName); ok {
 			service = v.AsString()
+			stream = service
+		}
+		if v, ok := rl.Resource().Attributes().Get(contract.AttrServiceInstanceID); ok && v.AsString() != "" {
+			// one replica of a connector scaled out: a stream of its own (its windows are
+			// merged with the other replicas' shares when applied, see mergeShares)
+			stream = service + "\x00" + v.AsString()
 		}
 		var logMax, edgeMax int64
 		sls := rl.ScopeLogs()
@@ -143,7 +223,7 @@ func (in *batchInput) read(ld plog.Logs, clk *eventtime.Clock, wall int64) {
 			in.logs = append(in.logs, progress{service, logMax})
 		}
 		if edgeMax > 0 {
-			in.edges = append(in.edges, progress{service, edgeMax})
+			in.edges = append(in.edges, progress{stream, edgeMax})
 		}
 	}
 }

@@ -46,6 +46,7 @@ type sequencer struct {
 	firstLog int64 // the first log progress seen: stands for an edge stream not seen yet
 
 	late, pressure, edgeSourcesDropped, unconfirmed uint64
+	shares                                          uint64 // windows merged into another replica's share
 }
 
 func newSequencer(engine *rca.Engine, clk *eventtime.Clock, lateness, idleTimeout time.Duration, maxPending int) *sequencer {
@@ -154,6 +155,9 @@ func (s *sequencer) advance(w int64) []incident.Incident {
 		return nil
 	}
 	slices.SortFunc(s.pending, func(a, b evidence) int { return compareEvidence(&a, &b) })
+	var merged int
+	s.pending, merged = mergeShares(s.pending)
+	s.shares += uint64(merged)
 	var out []incident.Incident
 	i := 0
 	for i < len(s.pending) {

@@ -14,6 +14,10 @@ import "strings"
 // Resource attribute naming the service (semantic conventions).
 const AttrServiceName = "service.name"
 
+// AttrServiceInstanceID is the resource attribute naming one instance of a service (semantic
+// conventions); the logs2graph connector writes its replica's instance id there.
+const AttrServiceInstanceID = "service.instance.id"
+
 // Attributes the llm_anomaly processor writes on every record.
 const (
 	AttrTemplate       = "log.record.template"

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -50,11 +51,11 @@ type Emission struct {
 // time itself; deliveries are synchronous (no sending queue), so every emission is tagged with
 // the event time being played.
 type Chain struct {
-	proc processor.Logs
-	conn connector.Traces
-	exp  exporter.Logs
-	mexp exporter.Metrics // the same exporter's metrics face
-	srv  *httptest.Server
+	proc  processor.Logs
+	conns []connector.Traces // one per replica
+	exp   exporter.Logs
+	mexp  exporter.Metrics // the same exporter's metrics face
+	srv   *httptest.Server
 
 	api string // base URL of the exporter's RCA API ("" when off)
 
@@ -73,6 +74,10 @@ type ChainOptions struct {
 	Exporter  func(component.Config)
 	// API turns the exporter's HTTP API on (on a free loopback port) for Investigate.
 	API bool
+	// GraphReplicas runs that many logs2graph connectors (instance ids replica-1, replica-2, ...)
+	// and spreads the traces over them by trace id, as a scaled-out analysis tier consuming a
+	// topic partitioned by trace id would; 0 or 1: one connector.
+	GraphReplicas int
 }
 
 // NewChain builds and starts the chain.
@@ -124,9 +129,23 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	if opts.Connector != nil {
 		opts.Connector(ccfg)
 	}
-	conn, err := cf.CreateTracesToLogs(ctx, connectortest.NewNopSettings(cf.Type()), ccfg, exp)
-	if err != nil {
-		return nil, err
+	var conns []connector.Traces
+	for i := range max(opts.GraphReplicas, 1) {
+		rcfg := ccfg
+		if opts.GraphReplicas > 1 {
+			rcfg = cf.CreateDefaultConfig()
+			if err := copyConfig(rcfg, ccfg); err != nil {
+				return nil, err
+			}
+			if err := patch(rcfg, map[string]any{"instance_id": fmt.Sprintf("replica-%d", i+1)}); err != nil {
+				return nil, err
+			}
+		}
+		conn, err := cf.CreateTracesToLogs(ctx, connectortest.NewNopSettings(cf.Type()), rcfg, exp)
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, conn)
 	}
 
 	pf := llmanomalyprocessor.NewFactory()
@@ -142,12 +161,16 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		return nil, err
 	}
 	// start in the collector's order: exporters, connectors, processors
-	for _, comp := range []component.Component{exp, mexp, conn, proc} {
+	comps := []component.Component{exp, mexp}
+	for _, conn := range conns {
+		comps = append(comps, conn)
+	}
+	for _, comp := range append(comps, proc) {
 		if err := comp.Start(ctx, host); err != nil {
 			return nil, err
 		}
 	}
-	c.proc, c.conn, c.exp, c.mexp = proc, conn, exp, mexp
+	c.proc, c.conns, c.exp, c.mexp = proc, conns, exp, mexp
 	ok = true
 	return c, nil
 }
@@ -182,7 +205,11 @@ func (c *Chain) Play(at time.Time, ld plog.Logs, td ptrace.Traces) error {
 		errs = append(errs, c.proc.ConsumeLogs(ctx, ld))
 	}
 	if td.SpanCount() > 0 {
-		errs = append(errs, c.conn.ConsumeTraces(ctx, td))
+		for i, part := range splitByTrace(td, len(c.conns)) {
+			if part.SpanCount() > 0 {
+				errs = append(errs, c.conns[i].ConsumeTraces(ctx, part))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -259,6 +286,50 @@ func (c *Chain) Settle(quiet, max time.Duration) {
 	}
 }
 
+// splitByTrace spreads the spans of td over n parts by a hash of their trace id (resource and
+// scope copied into each part), as Kafka partitions traces by trace id.
+func splitByTrace(td ptrace.Traces, n int) []ptrace.Traces {
+	if n <= 1 {
+		return []ptrace.Traces{td}
+	}
+	parts := make([]ptrace.Traces, n)
+	for i := range parts {
+		parts[i] = ptrace.NewTraces()
+	}
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		dst := make([]ptrace.ScopeSpansSlice, n) // per part, once the resource is copied there
+		hasRes := make([]bool, n)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			scopes := make([]ptrace.SpanSlice, n)
+			hasScope := make([]bool, n)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				sp := ss.Spans().At(k)
+				h := fnv.New32a()
+				id := sp.TraceID()
+				_, _ = h.Write(id[:])
+				p := int(h.Sum32() % uint32(n))
+				if !hasScope[p] {
+					if !hasRes[p] {
+						nrs := parts[p].ResourceSpans().AppendEmpty()
+						rs.Resource().CopyTo(nrs.Resource())
+						nrs.SetSchemaUrl(rs.SchemaUrl())
+						dst[p], hasRes[p] = nrs.ScopeSpans(), true
+					}
+					nss := dst[p].AppendEmpty()
+					ss.Scope().CopyTo(nss.Scope())
+					nss.SetSchemaUrl(ss.SchemaUrl())
+					scopes[p], hasScope[p] = nss.Spans(), true
+				}
+				sp.CopyTo(scopes[p].AppendEmpty())
+			}
+		}
+	}
+	return parts
+}
+
 // Close shuts the chain down in the collector's order (processors, connectors, exporters), which
 // flushes what is held, and returns every emission.
 func (c *Chain) Close(at time.Time) ([]Emission, error) {
@@ -268,7 +339,11 @@ func (c *Chain) Close(at time.Time) ([]Emission, error) {
 		c.now = at
 		c.mu.Unlock()
 		ctx := context.Background()
-		for _, comp := range []component.Component{c.proc, c.conn, c.exp, c.mexp} {
+		comps := []component.Component{c.proc}
+		for _, conn := range c.conns {
+			comps = append(comps, conn)
+		}
+		for _, comp := range append(comps, c.exp, c.mexp) {
 			errs = append(errs, comp.Shutdown(ctx))
 		}
 		c.srv.Close()
@@ -298,6 +373,17 @@ func (c *Chain) receive(w http.ResponseWriter, r *http.Request) {
 }
 
 // patch applies a YAML-like map to a component config, as the collector's config loader does.
+// copyConfig copies the connector configuration src into dst.
+func copyConfig(dst, src component.Config) error {
+	d, ok1 := dst.(*logs2graph.Config)
+	s, ok2 := src.(*logs2graph.Config)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("rcaeval: unexpected connector config %T", src)
+	}
+	*d = *s
+	return nil
+}
+
 func patch(cfg component.Config, m map[string]any) error {
 	return confmap.NewFromStringMap(m).Unmarshal(cfg)
 }

@@ -30,6 +30,26 @@ func TestDatabaseFaultOnDefaultShop(t *testing.T) {
 	assert.Equal(t, 1, o.Rank(), "ranked %v", o.Ranked)
 }
 
+// The same fault with the traces spread by trace id over two logs2graph replicas (a scaled-out
+// analysis tier): the rca exporter follows both streams and merges their shares, so the answer
+// is the single connector's.
+func TestTwoGraphReplicasGiveTheSameAnswer(t *testing.T) {
+	sc, err := sim.NewScenario(sim.Options{Fault: sim.FaultSlowQuery, Target: "inventory-db", Duration: 25 * time.Minute, FaultAt: 18 * time.Minute, Seed: 5})
+	require.NoError(t, err)
+	one, err := RunWith(sc, ChainOptions{}, 0)
+	require.NoError(t, err)
+	two, err := RunWith(sc, ChainOptions{GraphReplicas: 2}, 0)
+	require.NoError(t, err)
+	require.True(t, one.Detected)
+	assert.Equal(t, "inventory-db", one.RootCause)
+	assert.Equal(t, 1, one.Rank(), "one connector: %v", one.Ranked)
+	require.True(t, two.Detected)
+	assert.Equal(t, 1, two.Rank(), "two replicas: %v", two.Ranked)
+	assert.Equal(t, one.Incidents, two.Incidents)
+	assert.InDelta(t, one.DetectDelay.Seconds(), two.DetectDelay.Seconds(), 15, "within one window")
+	assert.Equal(t, one.Ranked[:3], two.Ranked[:3])
+}
+
 func TestSummarize(t *testing.T) {
 	outs := []Outcome{
 		{FaultKind: sim.FaultBadDeploy, RootCause: "a", Ranked: []string{"a", "b"}, Detected: true, DetectDelay: 10 * time.Second, Incidents: 1},

@@ -50,6 +50,7 @@ type TelemetryBuilder struct {
 	ExporterRcaSent                metric.Int64Counter
 	ExporterRcaStorageErrors       metric.Int64Counter
 	ExporterRcaTimestampsFixed     metric.Int64Counter
+	ExporterRcaWindowSharesMerged  metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -238,6 +239,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_rca_timestamps_fixed",
 		metric.WithDescription("Record timestamps re-stamped, by reason (impossible_timestamp, clock_ahead). [Development]"),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRcaWindowSharesMerged, err = builder.meter.Int64Counter(
+		"otelcol_exporter_rca_window_shares_merged",
+		metric.WithDescription("Edge and service windows merged into another replica's share of the same window (the logs2graph connector scaled out, each replica with its service.instance.id). [Development]"),
+		metric.WithUnit("{windows}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -45,6 +45,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterRcaSent.Add(context.Background(), 1)
 	tb.ExporterRcaStorageErrors.Add(context.Background(), 1)
 	tb.ExporterRcaTimestampsFixed.Add(context.Background(), 1)
+	tb.ExporterRcaWindowSharesMerged.Add(context.Background(), 1)
 	AssertEqualExporterRcaAnomalies(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -109,6 +110,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterRcaTimestampsFixed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterRcaWindowSharesMerged(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
