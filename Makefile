@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run run-llm run-files bench-llm bench-llm-collector eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean soak
+.PHONY: all build run run-llm run-files bench-llm bench-llm-collector bench-kafka eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean soak
 
 all: build
 
@@ -148,6 +148,12 @@ fuzz:
 bench-llm-collector: build
 	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
 	WITH_LLM=1 COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
+
+## bench-kafka: the scaled-out layout (agent -> Kafka -> analysis tier -> Kafka -> rca) on an
+## in-process broker: the analysis tier's CPU time per record with one and two collectors in the
+## consumer group, and the smaller instance's share (docs/reliability.md; a few minutes)
+bench-kafka: build
+	COLLECTOR=$(DIST) $(GO) test -tags e2e -run '^$$' -bench KafkaAnalysisTier -benchtime 1x -count 3 -timeout 30m ./internal/e2etest/
 
 ## eval-llm: against a real model (LLM_ENDPOINT, LLM_PROVIDER: openai, anthropic or ollama,
 ## LLM_MODEL, LLM_API_KEY): the anomaly replay with the processor's LLM stage (tokens, F1), the

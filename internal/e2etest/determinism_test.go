@@ -51,7 +51,7 @@ type request struct {
 const step = time.Second
 
 // chunks plays the scenario and returns its telemetry per step.
-func chunks(t *testing.T) []sim.Chunk {
+func chunks(t testing.TB) []sim.Chunk {
 	t.Helper()
 	sc, err := sim.NewScenario(sim.Options{
 		Topology: sim.DefaultShop(), Seed: 1, Start: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC),
@@ -71,14 +71,14 @@ func chunks(t *testing.T) []sim.Chunk {
 	}
 }
 
-func logsRequest(t *testing.T, ld plog.Logs) request {
+func logsRequest(t testing.TB, ld plog.Logs) request {
 	t.Helper()
 	b, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
 	require.NoError(t, err)
 	return request{"/v1/logs", b}
 }
 
-func tracesRequest(t *testing.T, td ptrace.Traces) request {
+func tracesRequest(t testing.TB, td ptrace.Traces) request {
 	t.Helper()
 	b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func tracesRequest(t *testing.T, td ptrace.Traces) request {
 }
 
 // inOrder is the replay as aiops-sim sends it: per step, the logs then the traces.
-func inOrder(t *testing.T, chs []sim.Chunk) []request {
+func inOrder(t testing.TB, chs []sim.Chunk) []request {
 	var out []request
 	for _, ch := range chs {
 		if ch.Logs.LogRecordCount() > 0 {
@@ -155,7 +155,7 @@ func (c *capture) snapshot() ([]string, time.Time) {
 	return append([]string(nil), c.bodies...), c.last
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -164,7 +164,7 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	require.True(t, ok)
@@ -244,7 +244,7 @@ func replay(t *testing.T, reqs []request, speed float64) []string {
 	return got
 }
 
-func key(t *testing.T, body string) string {
+func key(t testing.TB, body string) string {
 	var inc incident.Incident
 	require.NoError(t, json.Unmarshal([]byte(body), &inc))
 	return fmt.Sprintf("%s/%06d", inc.ID, inc.Version)

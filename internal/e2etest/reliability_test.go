@@ -181,7 +181,7 @@ func (c *collector) crash(t *testing.T) {
 }
 
 // stop ends the collector with SIGTERM and requires a clean exit.
-func (c *collector) stop(t *testing.T) {
+func (c *collector) stop(t testing.TB) {
 	t.Helper()
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 	select {
