@@ -95,9 +95,10 @@ type IncidentsConfig struct {
 	// LatencyPersistence is the number of consecutive off windows of a busy edge's latency
 	// before it is an anomaly.
 	LatencyPersistence int `mapstructure:"latency_persistence"`
-	// OwnTimeFactor and OwnTimePersistence: a service's own time (or egress time) is an anomaly
-	// when it is at least OwnTimeFactor times its recent median for OwnTimePersistence windows
-	// in a row (0 disables own-time anomalies).
+	// OwnTimeFactor and OwnTimePersistence: a service's own time is an anomaly when it is at
+	// least OwnTimeFactor times its recent median for OwnTimePersistence windows in a row (0
+	// disables own-time anomalies). An edge's call gap is changed at OwnTimeFactor times its
+	// median too, and late after LatencyPersistence windows.
 	OwnTimeFactor      float64 `mapstructure:"own_time_factor"`
 	OwnTimePersistence int     `mapstructure:"own_time_persistence"`
 

@@ -70,10 +70,11 @@ type Config struct {
 	LowVolumeMaxGap time.Duration
 	// LowVolumeErrorRate is the least error rate of a low-volume window whose errors count.
 	LowVolumeErrorRate float64
-	// OwnTimeFactor: a service's own time (or egress time) per span in a window is changed when it
-	// is at least this many times its median over its recent normal windows (and well outside
-	// their spread); OwnTimePersistence such windows in a row are an own-time anomaly of the
-	// service. 0 persistence disables own-time anomalies.
+	// OwnTimeFactor: a service's own time per span in a window (or an edge's call gap, gap.go)
+	// is changed when it is at least this many times its median over its recent normal windows
+	// (and well outside their spread); OwnTimePersistence such windows in a row are an own-time
+	// anomaly of the service (a gap needs LatencyPersistence). 0 persistence disables own-time
+	// anomalies.
 	OwnTimeFactor      float64
 	OwnTimePersistence int
 	// FleetShare: when at least three services and more than this share of the services judged in
