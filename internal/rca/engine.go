@@ -85,7 +85,7 @@ type Stats struct {
 	EdgesExpired      uint64
 	ServiceWindowsIn  uint64
 	OwnTimeAnomalies  uint64 // own-time and egress-time anomalies placed
-	OwnTimeFleetWide  uint64 // own-time changes not placed: many services changed together (load)
+	OwnTimeFleetWide  uint64 // own-time changes not placed: load (many services changed together, or a burst of requests)
 
 	DroppedInvalid          uint64 // anomalies or edges with missing names, bad times or scores
 	DroppedLate             uint64 // anomalies older than watermark - correlation window
@@ -169,6 +169,8 @@ type Engine struct {
 	svcWins []ServiceWindow      // service windows waiting for Advance to pass their end
 	own     map[string]*ownState // own-time baselines per service
 	gapWins []gapObs             // edge gap summaries waiting for Advance to pass their end
+	entry   map[int64]int64      // calls from the user node per window end, until judged
+	load    ownSeries            // recent windows' calls from the user node
 	gaps    map[gapKey]*gapState // gap baselines per edge
 	scratch []float64
 
@@ -195,6 +197,7 @@ func New(cfg Config) (*Engine, error) {
 		kb:      NewKnowledgeBase(cfg.KnowledgeBaseSize),
 		own:     map[string]*ownState{},
 		gaps:    map[gapKey]*gapState{},
+		entry:   map[int64]int64{},
 		scratch: make([]float64, 0, ownHistory),
 	}, nil
 }
@@ -300,6 +303,11 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 	}
 	if w.Errors > w.Calls {
 		w.Errors = w.Calls
+	}
+	if w.ClientKind == "user" && w.Calls > 0 {
+		if _, ok := e.entry[w.WindowEnd]; ok || len(e.entry) < 256 {
+			e.entry[w.WindowEnd] += w.Calls
+		}
 	}
 	if w.ClientKind == "user" {
 		// The user node (logs2graph's user_node, "user" by default) is not a service: a service

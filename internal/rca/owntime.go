@@ -106,6 +106,22 @@ func (e *Engine) AddServiceWindow(w ServiceWindow) {
 func (e *Engine) judgeWindow(ws []ServiceWindow) {
 	var changed []ownVerdict
 	judged := 0
+	// A load burst (users' requests well above their usual rate) slows services down: changes
+	// in such a window neither start nor extend a run.
+	end := ws[0].WindowEnd
+	calls, seen := e.entry[end]
+	for k := range e.entry {
+		if k <= end {
+			delete(e.entry, k)
+		}
+	}
+	burst := false
+	if seen {
+		if med, _, ok := e.load.baseline(e.scratch[:0]); ok && med > 0 && float64(calls) >= 1.5*med {
+			burst = true
+		}
+		e.load.push(float64(calls))
+	}
 	for _, w := range ws {
 		st := e.own[w.Service]
 		if st == nil {
@@ -138,6 +154,10 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 			// spread (heavy tails and bursts widen the MAD), by at least 1 ms.
 			floor := med + max(6*1.4826*mad, 1)
 			if sig.v >= med*e.cfg.OwnTimeFactor && sig.v >= floor {
+				if burst {
+					e.stats.OwnTimeFleetWide++
+					continue
+				}
 				if sig.s.run == 0 {
 					sig.s.runStart = w.WindowStart
 				}

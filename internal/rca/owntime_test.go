@@ -186,3 +186,36 @@ func TestOwnScoreSurvivesRestart(t *testing.T) {
 	assert.InDelta(t, want.ownScore, got.ownScore, 1e-12, "the own score ranks the restored incident as before")
 	assert.Equal(t, want.ownLine, got.ownLine)
 }
+
+// TestOwnTimeInALoadBurstIsLoad: b's own time is 6x its usual for five windows. When the users'
+// requests (calls from the user node) are three times their usual rate in those windows, it is
+// the burst's doing and raises nothing; at the usual rate it is an own-time anomaly.
+func TestOwnTimeInALoadBurstIsLoad(t *testing.T) {
+	run := func(burst bool) Stats {
+		s := newSim(t, nil)
+		const win = 15 * sec
+		for i := range 50 {
+			ws := t0 + int64(i)*win
+			slow := i >= 40 && i < 45
+			calls := int64(100 + i%7)
+			if slow && burst {
+				calls *= 3
+			}
+			s.e.AddEdge(EdgeWindow{Client: "user", Server: "a", ClientKind: "user", ServerKind: "service", ConnType: "virtual",
+				Calls: calls, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win})
+			for j, svc := range []string{"a", "b"} {
+				self := 2.0 + float64(j) + 0.3*float64((i*7+j*3)%5)
+				if slow && svc == "b" {
+					self *= 6
+				}
+				s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+			}
+			s.e.Advance(ws + win)
+		}
+		return s.e.Stats()
+	}
+	assert.Positive(t, run(false).OwnTimeAnomalies, "at the usual load, 6x for five windows is an anomaly")
+	st := run(true)
+	assert.Zero(t, st.OwnTimeAnomalies, "in a burst of requests it is load")
+	assert.Positive(t, st.OwnTimeFleetWide, "and counted as load")
+}
