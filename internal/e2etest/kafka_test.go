@@ -28,7 +28,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
-	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
 // startTier starts the built collector with internal/e2etest/testdata/<config> and env; it is
@@ -171,24 +170,13 @@ func kafkaRun(t testing.TB, n int, stopAfter float64) kafkaResult {
 		res.sentSpans += ch.Traces.SpanCount()
 	}
 	reqs := inOrder(t, chs)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
 	stopped := false
 	read := func(i int) {
 		res.logsIn[i] = scrape(metrics[i], "otelcol_receiver_accepted_log_records")
 		res.spansIn[i] = scrape(metrics[i], "otelcol_receiver_accepted_spans")
 	}
 	res.logsIn, res.spansIn = make([]float64, n), make([]float64, n)
-	for i, r := range reqs {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, _, err := otlppost.Post(context.Background(), client, "http://"+endpoint+r.path, r.body)
-			if err == nil {
-				break
-			}
-			require.True(t, i == 0 && time.Now().Before(deadline), "request %d: %v\n%s", i, err, agent.logs.String())
-			time.Sleep(200 * time.Millisecond)
-		}
+	postAll(t, agent, endpoint, reqs, func(i int) {
 		if stopAfter > 0 && !stopped && float64(i) >= stopAfter*float64(len(reqs)) {
 			read(n - 1)
 			analysis[n-1].stop(t)
@@ -196,7 +184,7 @@ func kafkaRun(t testing.TB, n int, stopAfter float64) kafkaResult {
 		}
 		// a little pacing, so that every analysis collector takes part while the scenario runs
 		time.Sleep(2 * time.Millisecond)
-	}
+	})
 	// The analysis tier's idle timers let what it holds out once the input stops, then the rca
 	// collector's; wait until the webhook has been quiet for a while.
 	quiet := 10 * time.Second

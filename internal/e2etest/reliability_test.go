@@ -7,14 +7,12 @@ package e2etest
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -24,8 +22,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
 // Header names of the webhook sink (exporter/rcaexporter/internal/sink/webhook.go).
@@ -155,21 +151,7 @@ type collector struct {
 // end of the test if still running.
 func startCollector(t *testing.T, endpoint, webhook, storage string) *collector {
 	t.Helper()
-	bin := os.Getenv("COLLECTOR")
-	require.NotEmpty(t, bin, "COLLECTOR must name the built collector (make e2e sets it)")
-	c := &collector{logs: &syncBuffer{}, done: make(chan error, 1)}
-	c.cmd = exec.Command(bin, "--config", filepath.Join(repoRoot(t), "internal", "e2etest", "testdata", "reliability.yaml"))
-	c.cmd.Env = append(os.Environ(), "OTLP_ENDPOINT="+endpoint, "WEBHOOK_URL="+webhook, "STORAGE_DIR="+storage)
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
-	require.NoError(t, c.cmd.Start())
-	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !c.over {
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
-	return c
+	return startTier(t, "reliability.yaml", "OTLP_ENDPOINT="+endpoint, "WEBHOOK_URL="+webhook, "STORAGE_DIR="+storage)
 }
 
 // crash kills the collector with SIGKILL: no shutdown, nothing flushed.
@@ -197,20 +179,7 @@ func (c *collector) stop(t testing.TB) {
 // TestReplayIsDeterministic) as fast as the collector takes it.
 func send(t *testing.T, c *collector, endpoint string) {
 	t.Helper()
-	reqs := inOrder(t, chunks(t))
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
-	for i, r := range reqs {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, _, err := otlppost.Post(context.Background(), client, "http://"+endpoint+r.path, r.body)
-			if err == nil {
-				break
-			}
-			require.True(t, i == 0 && time.Now().Before(deadline), "request %d: %v\n%s", i, err, c.logs.String())
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	postAll(t, c, endpoint, inOrder(t, chunks(t)), nil)
 }
 
 // waitFor polls cond every 100ms until it holds or the limit passes.

@@ -22,8 +22,9 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
-// postAll sends reqs to the collector at endpoint, retrying the first until it listens.
-func postAll(t *testing.T, c *collector, endpoint string, reqs []request) {
+// postAll sends reqs to the collector at endpoint, retrying the first until it listens; after
+// each request it calls after (when not nil) with the request's index.
+func postAll(t testing.TB, c *collector, endpoint string, reqs []request, after func(i int)) {
 	t.Helper()
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
@@ -36,6 +37,9 @@ func postAll(t *testing.T, c *collector, endpoint string, reqs []request) {
 			}
 			require.True(t, i == 0 && time.Now().Before(deadline), "request %d: %v\n%s", i, err, c.logs.String())
 			time.Sleep(200 * time.Millisecond)
+		}
+		if after != nil {
+			after(i)
 		}
 	}
 }
@@ -87,7 +91,7 @@ func restartRun(t *testing.T, reqs []request, cut int, storage string) []inciden
 	env := []string{"OTLP_ENDPOINT=" + endpoint, "WEBHOOK_URL=" + srv.URL, "STORAGE_DIR=" + storage}
 	c := startTier(t, "restart.yaml", env...)
 	if cut > 0 {
-		postAll(t, c, endpoint, reqs[:cut])
+		postAll(t, c, endpoint, reqs[:cut], nil)
 		quietFor(capt, 5*time.Second, time.Minute)
 		c.stop(t)
 		got, _ := capt.snapshot()
@@ -95,7 +99,7 @@ func restartRun(t *testing.T, reqs []request, cut int, storage string) []inciden
 		c = startTier(t, "restart.yaml", env...)
 		reqs = reqs[cut:]
 	}
-	postAll(t, c, endpoint, reqs)
+	postAll(t, c, endpoint, reqs, nil)
 	quietFor(capt, 6*time.Second, 90*time.Second)
 	c.stop(t)
 	got, _ := capt.snapshot()
