@@ -139,6 +139,9 @@ type svcAgg struct {
 	// time, error bursts in its own logs, its resource metrics.
 	ownScore float64
 	ownLine  string // the description of that anomaly
+	// ownLast is when a change of the service's own signals was last observed in the incident
+	// (0: none); a change that begins long after it is a new problem (newProblem).
+	ownLast int64
 }
 
 type openInc struct {
@@ -464,15 +467,17 @@ func (e *Engine) findIncident(a *Anomaly) *openInc {
 	corr := int64(e.cfg.CorrelationWindow)
 	open := e.sortedOpen()
 	var member *openInc
-	for _, inc := range open {
+	// newest first: a service in several open incidents belongs to its latest problem
+	for i := len(open) - 1; i >= 0; i-- {
+		inc := open[i]
 		if t < inc.start-corr || t > inc.last+corr {
 			continue
 		}
-		if sa := inc.services[s]; sa != nil {
+		if sa := inc.services[s]; sa != nil && !e.newProblem(inc, a) {
 			if sa.symptoms > 0 {
 				return inc // where the service has symptoms
 			}
-			if member == nil && !e.newProblem(inc, a) {
+			if member == nil {
 				member = inc
 			}
 		}
@@ -497,16 +502,26 @@ func (e *Engine) findIncident(a *Anomaly) *openInc {
 	return nil
 }
 
-// newProblem reports whether anomaly a, of a service without symptoms in incident inc, is a
-// problem of its own rather than part of inc: a change of the service's own signals (own time,
-// call gaps, resource metrics) that starts more than the correlation window after inc started.
-// An incident that outlives its first fault must not absorb the next fault of another service.
+// newProblem reports whether anomaly a is a problem of its own rather than part of incident inc:
+// a change of the service's own signals (own time, call gaps, resource metrics) that starts more
+// than the correlation window after inc started, of a service that either has no symptoms in inc
+// or whose own signals had changed in inc and then recovered (none seen for recoveredAfter). An
+// incident that outlives its first fault must not absorb the next fault, of another service or
+// of the same one.
 func (e *Engine) newProblem(inc *openInc, a *Anomaly) bool {
-	if sa := inc.services[a.Service]; sa != nil && sa.symptoms > 0 {
+	if !ownSignal(a.Type) || a.Time <= inc.start+int64(e.cfg.CorrelationWindow) {
 		return false
 	}
-	return ownSignal(a.Type) && a.Time > inc.start+int64(e.cfg.CorrelationWindow)
+	sa := inc.services[a.Service]
+	if sa == nil || sa.symptoms == 0 {
+		return true
+	}
+	return sa.ownLast > 0 && a.Time-sa.ownLast >= int64(recoveredAfter*e.cfg.OpenWindow)
 }
+
+// recoveredAfter: a service's own signals are back to normal once no change of them has been
+// seen for this many open windows.
+const recoveredAfter = 2
 
 func incidentID(service string, start int64) string {
 	h := fnv.New64a()
@@ -596,8 +611,11 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 		sa.symptoms++
 	}
 	sa.maxScore = max(sa.maxScore, a.Score)
-	if ownSignal(a.Type) && a.Score > sa.ownScore {
-		sa.ownScore, sa.ownLine = a.Score, a.Line
+	if ownSignal(a.Type) {
+		if a.Score > sa.ownScore {
+			sa.ownScore, sa.ownLine = a.Score, a.Line
+		}
+		sa.ownLast = max(sa.ownLast, seen)
 	}
 	if sevRank(a.Severity) > sevRank(sa.sev) {
 		sa.sev = a.Severity

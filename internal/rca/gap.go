@@ -224,7 +224,7 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 			what = "calls from %s take longer on its side"
 		}
 		t := b.start
-		if t < e.wm-int64(e.cfg.CorrelationWindow) {
+		if max(t, ws[0].start) < e.wm-int64(e.cfg.CorrelationWindow) {
 			e.stats.DroppedLate++
 			continue
 		}

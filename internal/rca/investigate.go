@@ -608,6 +608,7 @@ func mergeAgg(dst, src *svcAgg, maxTemplates int, lo, hi int64) {
 	if src.ownScore > dst.ownScore {
 		dst.ownScore, dst.ownLine = src.ownScore, src.ownLine
 	}
+	dst.ownLast = max(dst.ownLast, src.ownLast)
 	for _, k := range sortedKeys(src.types) {
 		if _, ok := dst.types[k]; ok || len(dst.types) < histMaxTypes {
 			dst.types[k] += src.types[k]

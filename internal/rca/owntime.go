@@ -192,8 +192,8 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 		}
 		a := Anomaly{Service: v.w.Service, Time: t, Score: score, Severity: SeverityOf(score), Type: v.kind,
 			Line: fmt.Sprintf("%s of %s is %.1f ms (%.1fx its usual %.1f ms)", what, v.w.Service, v.val, v.val/max(v.med, 0.1), v.med)}
-		if t < e.wm-int64(e.cfg.CorrelationWindow) {
-			e.stats.DroppedLate++
+		if max(t, v.seen) < e.wm-int64(e.cfg.CorrelationWindow) {
+			e.stats.DroppedLate++ // late by its last window, not its start: a lasting change stays placed
 			continue
 		}
 		e.place(pendingAnom{a: a, seen: v.seen})

@@ -5,6 +5,8 @@ package rca
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +19,17 @@ import (
 // window `from` multiplies the own time of the services in slow by factor; edges are steady
 // (busy, internal), so only own time can tell.
 func ownRun(t *testing.T, cfg func(*Config), windows, from int, factor float64, slow ...string) []incident.Incident {
+	t.Helper()
+	return ownRunWith(t, cfg, windows, func(i int, svc string) float64 {
+		if i >= from && slices.Contains(slow, svc) {
+			return factor
+		}
+		return 1
+	})
+}
+
+// ownRunWith is ownRun with the factor of service svc's own time in window i given by factor.
+func ownRunWith(t *testing.T, cfg func(*Config), windows int, factor func(i int, svc string) float64) []incident.Incident {
 	t.Helper()
 	s := newSim(t, cfg)
 	const win = 15 * sec
@@ -32,19 +45,23 @@ func ownRun(t *testing.T, cfg func(*Config), windows, from int, factor float64, 
 			s.e.AddEdge(w)
 		}
 		for j, svc := range []string{"a", "b", "c"} {
-			self := 2.0 + float64(j) + 0.3*float64((i*7+j*3)%5) // a little noise
-			if i >= from {
-				for _, x := range slow {
-					if x == svc {
-						self *= factor
-					}
-				}
-			}
+			self := (2.0 + float64(j) + 0.3*float64((i*7+j*3)%5)) * factor(i, svc) // a little noise
 			s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
 		}
 		out = append(out, s.e.Advance(ws+win)...)
 	}
 	return out
+}
+
+// roots maps every incident that was not merged away to its last root cause.
+func roots(out []incident.Incident) map[string]string {
+	m := map[string]string{}
+	for _, inc := range out {
+		if inc.MergedInto == "" {
+			m[inc.ID] = inc.RootCauseService
+		}
+	}
+	return m
 }
 
 func TestOwnTimeOpensAndRanks(t *testing.T) {
@@ -123,40 +140,37 @@ func TestMetricAnomalyAloneDoesNotOpen(t *testing.T) {
 // minutes in, its callee b's own time goes up too. b's change starts long after a's incident
 // began: it is a new problem with b as its root cause, not more evidence for a.
 func TestLaterFaultOfAnotherServiceIsItsOwnIncident(t *testing.T) {
-	s := newSim(t, nil)
-	const win = 15 * sec
-	var out []incident.Incident
-	for i := range 100 {
-		ws := t0 + int64(i)*win
-		for _, l := range [][2]string{{"user", "a"}, {"a", "b"}, {"b", "c"}} {
-			w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
-				Calls: 100, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
-			if l[0] == "user" {
-				w.ClientKind = "user"
+	out := ownRunWith(t, nil, 100, func(i int, svc string) float64 {
+		if (svc == "a" && i >= 40 && i < 80) || (svc == "b" && i >= 70 && i < 90) {
+			return 6
+		}
+		return 1
+	})
+	got := roots(out)
+	require.Len(t, got, 2, "two problems that began 7.5 minutes apart are two incidents: %v", got)
+	assert.ElementsMatch(t, []string{"a", "b"}, slices.Collect(maps.Values(got)))
+}
+
+// TestSameServiceFailsAgainAfterRecovering: b's own time goes up for 4 minutes, is back to normal
+// for 3.5 minutes, then goes up again. The second change began long after the first incident
+// did, and after b had recovered: a second incident of b, not more evidence for the first (a
+// user must hear of it). A pause shorter than two open windows is the same change.
+func TestSameServiceFailsAgainAfterRecovering(t *testing.T) {
+	twice := func(pauseFrom, pauseTo int) map[string]string {
+		return roots(ownRunWith(t, nil, 100, func(i int, svc string) float64 {
+			if svc == "b" && i >= 40 && i < 90 && (i < pauseFrom || i >= pauseTo) {
+				return 6
 			}
-			s.e.AddEdge(w)
-		}
-		for j, svc := range []string{"a", "b", "c"} {
-			self := 2.0 + float64(j) + 0.3*float64((i*7+j*3)%5)
-			if (svc == "a" && i >= 40 && i < 80) || (svc == "b" && i >= 70 && i < 90) {
-				self *= 6
-			}
-			s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
-		}
-		out = append(out, s.e.Advance(ws+win)...)
+			return 1
+		}))
 	}
-	roots := map[string]string{}
-	for _, inc := range out {
-		if inc.MergedInto == "" {
-			roots[inc.ID] = inc.RootCauseService
-		}
+	got := twice(56, 70)
+	require.Len(t, got, 2, "recovered for 3.5 minutes, then slow again: two incidents: %v", got)
+	for _, r := range got {
+		assert.Equal(t, "b", r)
 	}
-	require.Len(t, roots, 2, "two problems that began 7.5 minutes apart are two incidents: %v", roots)
-	var got []string
-	for _, r := range roots {
-		got = append(got, r)
-	}
-	assert.ElementsMatch(t, []string{"a", "b"}, got)
+	assert.Len(t, twice(66, 69), 1, "a 45 s pause in a lasting change is the same problem")
+	assert.Len(t, twice(0, 0), 1, "one lasting change is one incident")
 }
 
 func TestOwnScoreSurvivesRestart(t *testing.T) {

@@ -63,6 +63,7 @@ type svcState struct {
 	// The service's own signals (absent in snapshots of earlier versions).
 	OwnScore float64 `json:"own_score,omitempty"`
 	OwnLine  string  `json:"own_line,omitempty"`
+	OwnLast  int64   `json:"own_last,omitempty"`
 }
 
 type tplState struct {
@@ -179,7 +180,7 @@ func encodeOpen(inc *openInc) openState {
 		ss := svcState{Onset: sa.onset, Last: sa.last, SymOnset: sa.symOnset, Symptoms: sa.symptoms, Count: sa.count,
 			MaxScore: sa.maxScore, LogMax: sa.logMax, Sev: sa.sev, Types: sa.types, Exemplars: sa.exemplars,
 			EdgeScore: sa.edgeScore, OwnScore: sa.ownScore,
-			OwnLine: sa.ownLine}
+			OwnLine: sa.ownLine, OwnLast: sa.ownLast}
 		for _, k := range sortedTpl(sa.templates) {
 			t := sa.templates[k]
 			ss.Templates = append(ss.Templates, tplState{Key: k, ID: t.id, Text: t.text, Count: t.count, First: t.first})
@@ -222,7 +223,7 @@ func (e *Engine) decodeOpen(o *openState) (*openInc, error) {
 		sa := &svcAgg{onset: ss.Onset, last: ss.Last, symOnset: ss.SymOnset, symptoms: ss.Symptoms, count: ss.Count,
 			maxScore: ss.MaxScore, logMax: ss.LogMax, sev: ss.Sev, types: map[string]int{}, templates: map[string]*tplAgg{},
 			exemplars: ss.Exemplars, edges: map[string]*edgeSignal{}, edgeScore: ss.EdgeScore,
-			ownScore: ss.OwnScore, ownLine: ss.OwnLine}
+			ownScore: ss.OwnScore, ownLine: ss.OwnLine, ownLast: ss.OwnLast}
 		for k, n := range ss.Types {
 			sa.types[k] = n
 		}
