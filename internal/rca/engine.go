@@ -504,12 +504,12 @@ func (e *Engine) findIncident(a *Anomaly) *openInc {
 
 // newProblem reports whether anomaly a is a problem of its own rather than part of incident inc:
 // a change of the service's own signals (own time, call gaps, resource metrics) that starts more
-// than the correlation window after inc started, of a service that either has no symptoms in inc
+// than the correlation window after inc began, of a service that either has no symptoms in inc
 // or whose own signals had changed in inc and then recovered (none seen for recoveredAfter). An
 // incident that outlives its first fault must not absorb the next fault, of another service or
 // of the same one.
 func (e *Engine) newProblem(inc *openInc, a *Anomaly) bool {
-	if !ownSignal(a.Type) || a.Time <= inc.start+int64(e.cfg.CorrelationWindow) {
+	if !ownSignal(a.Type) || a.Time <= inc.began()+int64(e.cfg.CorrelationWindow) {
 		return false
 	}
 	sa := inc.services[a.Service]
@@ -522,6 +522,21 @@ func (e *Engine) newProblem(inc *openInc, a *Anomaly) bool {
 // recoveredAfter: a service's own signals are back to normal once no change of them has been
 // seen for this many open windows.
 const recoveredAfter = 2
+
+// began is when the incident began: its first symptom (unusual lines of its services from before
+// that joined it as evidence), or its first evidence if it has no symptom.
+func (inc *openInc) began() int64 {
+	var b int64
+	for _, sa := range inc.services {
+		if sa.symptoms > 0 && (b == 0 || sa.symOnset < b) {
+			b = sa.symOnset
+		}
+	}
+	if b == 0 {
+		return inc.start
+	}
+	return b
+}
 
 func incidentID(service string, start int64) string {
 	h := fnv.New64a()
@@ -831,7 +846,7 @@ func (e *Engine) mergeConnected() {
 		for i, a := range list {
 			near := e.g.within(serviceList(a), e.cfg.MaxHops)
 			for _, b := range list[i+1:] {
-				if b.start > a.last+corr || a.start > b.last+corr || b.start > a.start+corr {
+				if b.start > a.last+corr || a.start > b.last+corr || b.began() > a.began()+corr {
 					continue // not at the same time, or a new problem that began later
 				}
 				connected := false
