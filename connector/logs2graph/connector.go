@@ -126,11 +126,15 @@ func newConnector(set connector.Settings, cfg *Config, clk clock) (*graphConnect
 func (c *graphConnector) setEdgeLogs(next consumer.Logs) {
 	c.edgeLogs = next
 	c.tracesFromLogsInstance.Store(true)
+	c.store.SpanClock() // a traces input: spans move event time, log records only join them
 }
 
 func (c *graphConnector) setPassThrough(next consumer.Logs) { c.passThrough = next }
 
-func (c *graphConnector) setMetrics(next consumer.Metrics) { c.metricsNext = next }
+func (c *graphConnector) setMetrics(next consumer.Metrics) {
+	c.metricsNext = next
+	c.store.SpanClock()
+}
 
 // edgeOutput is where edge and snapshot records go: the traces -> logs consumer, else the
 // logs -> logs one (a logs-only deployment).

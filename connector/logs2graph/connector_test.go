@@ -86,6 +86,44 @@ func TestLogsPassThroughUnchangedAndAttributed(t *testing.T) {
 	assert.Equal(t, 2, p.pass.LogRecordCount(), "edge records do not go to the pass-through output")
 }
 
+// TestLogsAheadOfTheirSpans: with a traces input, spans move event time and log records only join
+// them. Payment's error record arrives 40 s before its trace (the logs pipeline runs ahead):
+// it neither closes windows early nor expires before its span comes, and is charged to the
+// span's edge as when it comes after it.
+func TestLogsAheadOfTheirSpans(t *testing.T) {
+	p := newPipelines(t, createDefaultConfig().(*Config), nil, false)
+	p.start(t, componenttest.NewNopHost())
+	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(1, time.Second, false)...)))
+	c := p.conn()
+	c.mu.Lock()
+	before := c.store.Watermark()
+	c.mu.Unlock()
+
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "payment")
+	lr := rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(40*time.Second + 10*time.Millisecond)))
+	lr.SetSeverityNumber(plog.SeverityNumberError)
+	lr.SetTraceID(traceID(2))
+	lr.SetSpanID(spanID(2, 5))
+	lr.Body().SetStr("card declined")
+	require.NoError(t, p.logs.ConsumeLogs(context.Background(), ld))
+	c.mu.Lock()
+	assert.Equal(t, before, c.store.Watermark(), "log records do not move the event time of a connector with spans")
+	c.mu.Unlock()
+
+	// 25 s of traces (more than pending_ttl) before the record's own trace arrives
+	for k := range 25 {
+		require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(byte(10+k), time.Duration(12+k)*time.Second, false)...)))
+	}
+	require.NoError(t, p.traces.ConsumeTraces(context.Background(), makeTraces(checkoutCall(2, 40*time.Second, true)...)))
+	p.shutdown(t)
+	got := totals(p.edges)[[3]string{"checkout", "payment", "rpc"}]
+	assert.Equal(t, int64(1), got.logErrors, "the early record is charged to its span's edge")
+	assert.Equal(t, int64(1), got.errors)
+}
+
 func TestLogsOnlyDeploymentEmitsEdgesOnLogsOutput(t *testing.T) {
 	f := newFactoryWith(clockwork.NewFakeClockAt(t0.Add(time.Hour)))
 	set := connectortest.NewNopSettings(metadata.Type)

@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -165,8 +167,15 @@ func TestSkewedSpansThroughTheConnector(t *testing.T) {
 func TestSkewedLogRecordsAreReStamped(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	p := newPipelines(t, createDefaultConfig().(*Config), tel, false)
-	now := p.clock.Now()
+	// A logs-only connector: there, log records move event time.
+	clk := clockwork.NewFakeClockAt(t0.Add(time.Hour))
+	set := metadatatest.NewSettings(tel)
+	set.ID = testID
+	out := new(consumertest.LogsSink)
+	lc, err := newFactoryWith(clk).CreateLogsToLogs(context.Background(), set, createDefaultConfig(), out)
+	require.NoError(t, err)
+	require.NoError(t, lc.Start(context.Background(), componenttest.NewNopHost()))
+	now := clk.Now()
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "api")
@@ -178,19 +187,19 @@ func TestSkewedLogRecordsAreReStamped(t *testing.T) {
 	future := lrs.AppendEmpty() // 80 years ahead, no observed time
 	future.SetTimestamp(pcommon.NewTimestampFromTime(now.Add(80 * 365 * 24 * time.Hour)))
 	future.Attributes().PutStr("peer.service", "billing")
-	require.NoError(t, p.logs.ConsumeLogs(context.Background(), ld))
-	c := p.conn()
+	require.NoError(t, lc.ConsumeLogs(context.Background(), ld))
+	c := lc.(*logsConnector).c
 	c.mu.Lock()
 	wm := c.store.Watermark()
 	c.mu.Unlock()
 	assert.Equal(t, now.UnixNano(), wm, "event time stays at the wall clock")
-	p.shutdown(t)
+	require.NoError(t, lc.Shutdown(context.Background()))
 	assert.Equal(t, map[[3]string]edgeSummary{{"api", "billing", "virtual"}: {client: "api", server: "billing", conn: "virtual", source: "logs"}},
-		totals(p.edges), "both records count, in the window of the wall clock")
+		totals(out), "both records count, in the window of the wall clock")
 	assert.Equal(t, []int64{
 		now.Truncate(15 * time.Second).Add(-15 * time.Second).UnixNano(), // the batch: windows before it are complete
 		now.Truncate(15 * time.Second).Add(15 * time.Second).UnixNano(),  // shutdown: the wall clock's window
-	}, progressEnds(p.edges))
+	}, progressEnds(out))
 	metadatatest.AssertEqualConnectorLogs2graphTimestampsFixed(t, tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "clock_ahead"))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "impossible_timestamp"))},

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/eventtime"
 )
@@ -47,6 +48,10 @@ type Store struct {
 	touched   []int32
 	logSvc    string
 	logMax    int64
+	// spanClock: only spans move event time (SpanClock); log records are charged to their
+	// spans' windows. logLead is how far the batch's latest log record is ahead of event time.
+	spanClock bool
+	logLead   int64
 
 	// Pending spans and placeholders, in a slab indexed by index and expired in arrival order.
 	index    spanTable
@@ -352,7 +357,22 @@ func (s *Store) observeSpan(svc int32, end int64) {
 
 // observeLog records a log record's time as the progress of its service, one run of records
 // of a service at a time.
+// maxLogLead bounds how far ahead of event time a log record waiting for its span extends its
+// wait (SpanClock): a record stamped further ahead (a skewed host) waits as long as this.
+const maxLogLead = 2 * time.Minute
+
+// SpanClock makes only spans move the store's event time, for a store that receives spans: log
+// records (whose pipeline may run ahead of the traces') are then charged to their spans'
+// windows without closing them early, so the answer does not depend on how far one pipeline
+// runs ahead of the other. Without it (a logs-only store) log records move event time. Call it
+// before adding data.
+func (s *Store) SpanClock() { s.spanClock = true }
+
 func (s *Store) observeLog(svc string, t int64) {
+	if s.spanClock {
+		s.logLead = max(s.logLead, t-s.clock.Now())
+		return
+	}
 	if svc != s.logSvc {
 		if s.logMax > 0 {
 			s.observe(s.logSvc, s.logMax)
@@ -363,7 +383,7 @@ func (s *Store) observeLog(svc string, t int64) {
 }
 
 // begin starts a batch. Nothing expires and event time does not move until end.
-func (s *Store) begin() { s.batchFifo = s.fifo.n }
+func (s *Store) begin() { s.batchFifo, s.logLead = s.fifo.n, 0 }
 
 // end lets the clock observe the batch (each service once, with its latest time), gives the
 // batch's pending entries their expiry (the clock's new time + TTL), and advances the store to
@@ -391,7 +411,9 @@ func (s *Store) end() {
 	if moved {
 		s.arrival = max(s.arrival, s.watermark, s.clock.Now())
 	}
-	s.fifo.setExpiry(s.batchFifo, s.arrival+s.ttl)
+	// Log records that run ahead of the spans (their pipeline is faster) wait for their spans
+	// until event time reaches them, up to maxLogLead, plus the TTL.
+	s.fifo.setExpiry(s.batchFifo, s.arrival+s.ttl+min(s.logLead, int64(maxLogLead)))
 	if moved {
 		s.advance(s.arrival)
 	}

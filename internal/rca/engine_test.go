@@ -149,6 +149,28 @@ func TestBadDeployLeafService(t *testing.T) {
 	}
 }
 
+// TestErrorRecordsFailCallsWithoutStatus: spans say nothing about failures (no status, no status
+// attribute), but half of inventory's calls now come with two error records each, linked to their
+// spans, and checkout logs the failures. The linked records are an edge failure of inventory, as
+// failed spans would be, so inventory and not the caller that logs is the root cause; the few
+// error records every service logs in normal operation are not.
+func TestErrorRecordsFailCallsWithoutStatus(t *testing.T) {
+	s := newSim(t, nil)
+	s.runFault(shop, t0, 2*60*sec, []edgeFault{{clientName: "checkout", serverName: "inventory", logErrs: 1}},
+		[]event{{svc: "checkout", typ: "error_burst", tid: "c2", tpl: "inventory reserve failed", score: 0.8, at: 0, every: 5 * sec}})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "inventory", inc.RootCauseService)
+		assert.Contains(t, fmt.Sprint(inc.Candidates[0].Reasons), "edge_log_errors")
+		assert.Contains(t, inc.RootCauseIssue, "of 100 calls from checkout to inventory log errors")
+	}
+
+	quiet := newSim(t, nil)
+	quiet.warm(shop, t0, t0+10*60*sec)
+	assert.Empty(t, quiet.out, "background error records on busy edges open nothing")
+}
+
 func TestCascadingTimeout(t *testing.T) {
 	s := newSim(t, nil)
 	s.runFault(shop, t0, 2*60*sec,

@@ -225,6 +225,9 @@ func (s *edgeSignal) describe(callee string) string {
 	case "edge_latency":
 		return fmt.Sprintf("p95 latency of calls from %s to %s is %.0f ms (baseline %.0f ms)", s.caller, callee, s.p95, s.baseP95)
 	default:
+		if s.calls > 0 { // calls without status, failed by the error records linked to their spans
+			return fmt.Sprintf("%.0f%% of %d calls from %s to %s log errors (baseline %.1f%%)", 100*s.errRate, s.calls, s.caller, callee, 100*s.base)
+		}
 		return fmt.Sprintf("%d error logs on calls from %s to %s", s.logErrors, s.caller, callee)
 	}
 }
@@ -264,20 +267,27 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 	latOff := false
 	judged := w.Calls >= c.MinCalls
 	if judged {
-		rate = float64(w.Errors) / float64(w.Calls)
+		// Failures: failed calls, or, where spans say nothing (no status, no status attribute),
+		// the error records linked to the edge's spans, capped at the calls (a failed call that
+		// logs two error records counts twice; the baseline counts them the same way).
+		errs, kind := w.Errors, "edge_errors"
+		if lf := min(w.LogErrors, w.Calls); lf > errs {
+			errs, kind = lf, "edge_log_errors"
+		}
+		rate = float64(errs) / float64(w.Calls)
 		if rate > 1 {
 			rate = 1
 		}
-		if w.Errors >= c.MinErrors {
+		if errs >= c.MinErrors {
 			if warm {
 				excess := rate - b.errRate
 				if excess >= c.ErrorRateDelta && excess >= 4*b.errDev {
-					consider(&edgeSignal{caller: w.Client, errRate: rate, base: b.errRate, kind: "edge_errors",
-						score: 0.5 + 0.5*clamp01(excess/0.5), calls: w.Calls, errs: w.Errors})
+					consider(&edgeSignal{caller: w.Client, errRate: rate, base: b.errRate, kind: kind,
+						score: 0.5 + 0.5*clamp01(excess/0.5), calls: w.Calls, errs: errs})
 				}
 			} else if rate >= c.ColdErrorRate {
-				consider(&edgeSignal{caller: w.Client, errRate: rate, kind: "edge_errors",
-					score: 0.5 + 0.5*clamp01(rate-c.ColdErrorRate)/(1-c.ColdErrorRate+1e-9), calls: w.Calls, errs: w.Errors})
+				consider(&edgeSignal{caller: w.Client, errRate: rate, kind: kind,
+					score: 0.5 + 0.5*clamp01(rate-c.ColdErrorRate)/(1-c.ColdErrorRate+1e-9), calls: w.Calls, errs: errs})
 			}
 		}
 		if w.P95 > 0 && b.latN >= c.BaselineWarmup && b.latN > 0 {

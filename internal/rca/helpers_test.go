@@ -35,6 +35,8 @@ type edgeFault struct {
 	from       int64
 	errRate    float64
 	p95        float64
+	// logErrs: error records linked to the edge's spans per call (spans without status)
+	logErrs    float64
 	serverName string
 	clientName string
 }
@@ -69,11 +71,15 @@ func (s *sim) window(links []link, start int64, faults []edgeFault) {
 	for _, l := range links {
 		calls := int64(100)
 		errs := int64(s.jitter() * 2)
+		logErrs := int64(s.jitter() * 4) // every service logs a few errors
 		p95 := 20 + 10*s.jitter()
 		for _, f := range faults {
 			if f.clientName == l.client && f.serverName == l.server && start >= f.from {
 				if f.errRate > 0 {
 					errs = int64(f.errRate * float64(calls))
+				}
+				if f.logErrs > 0 {
+					errs, logErrs = 0, int64(f.logErrs*float64(calls))
 				}
 				if f.p95 > 0 {
 					p95 = f.p95
@@ -81,7 +87,7 @@ func (s *sim) window(links []link, start int64, faults []edgeFault) {
 			}
 		}
 		s.e.AddEdge(EdgeWindow{Client: l.client, Server: l.server, ClientKind: l.ck, ServerKind: l.sk,
-			ConnType: "rpc", Calls: calls, Errors: errs, P50: p95 / 2, P95: p95, P99: p95 * 1.2,
+			ConnType: "rpc", Calls: calls, Errors: errs, LogErrors: logErrs, P50: p95 / 2, P95: p95, P99: p95 * 1.2,
 			WindowStart: start, WindowEnd: start + s.win})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -44,18 +45,20 @@ type Emission struct {
 }
 
 // Chain is the collector's pipelines in process, built from the components' factories with their
-// default configurations: logs -> llm_anomaly -> rca, traces -> logs2graph -> rca. What the
+// default configurations: logs -> llm_anomaly -> logs2graph -> rca, traces -> logs2graph -> rca
+// (the recommended layout: the graph links error records to their spans' edges). What the
 // evaluation measures is therefore what users run, through the same pdata contract (annotation
 // attributes, edge and progress records). Only the wall-clock timers are off (the processor's
 // idle timeout, the connector's and the exporter's idle advance), since a replay drives event
 // time itself; deliveries are synchronous (no sending queue), so every emission is tagged with
 // the event time being played.
 type Chain struct {
-	proc  processor.Logs
-	conns []connector.Traces // one per replica
-	exp   exporter.Logs
-	mexp  exporter.Metrics // the same exporter's metrics face
-	srv   *httptest.Server
+	proc   processor.Logs
+	conns  []connector.Traces // one per replica
+	lconns []consumer.Logs    // the same replicas' logs inputs
+	exp    exporter.Logs
+	mexp   exporter.Metrics // the same exporter's metrics face
+	srv    *httptest.Server
 
 	api string // base URL of the exporter's RCA API ("" when off)
 
@@ -130,6 +133,7 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		opts.Connector(ccfg)
 	}
 	var conns []connector.Traces
+	var lconns []consumer.Logs
 	for i := range max(opts.GraphReplicas, 1) {
 		rcfg := ccfg
 		if opts.GraphReplicas > 1 {
@@ -141,11 +145,19 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 				return nil, err
 			}
 		}
-		conn, err := cf.CreateTracesToLogs(ctx, connectortest.NewNopSettings(cf.Type()), rcfg, exp)
+		cset := connectortest.NewNopSettings(cf.Type())
+		conn, err := cf.CreateTracesToLogs(ctx, cset, rcfg, exp)
+		if err != nil {
+			return nil, err
+		}
+		// The same connector ID in the logs pipeline: one graph, which links error records
+		// to their spans' edges and passes every record on to the exporter.
+		lconn, err := cf.CreateLogsToLogs(ctx, cset, rcfg, exp)
 		if err != nil {
 			return nil, err
 		}
 		conns = append(conns, conn)
+		lconns = append(lconns, lconn)
 	}
 
 	pf := llmanomalyprocessor.NewFactory()
@@ -156,21 +168,21 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	if opts.Processor != nil {
 		opts.Processor(pcfg)
 	}
-	proc, err := pf.CreateLogs(ctx, processortest.NewNopSettings(pf.Type()), pcfg, exp)
+	proc, err := pf.CreateLogs(ctx, processortest.NewNopSettings(pf.Type()), pcfg, byService(lconns))
 	if err != nil {
 		return nil, err
 	}
 	// start in the collector's order: exporters, connectors, processors
 	comps := []component.Component{exp, mexp}
-	for _, conn := range conns {
-		comps = append(comps, conn)
+	for i, conn := range conns {
+		comps = append(comps, conn, lconns[i].(component.Component))
 	}
 	for _, comp := range append(comps, proc) {
 		if err := comp.Start(ctx, host); err != nil {
 			return nil, err
 		}
 	}
-	c.proc, c.conns, c.exp, c.mexp = proc, conns, exp, mexp
+	c.proc, c.conns, c.lconns, c.exp, c.mexp = proc, conns, lconns, exp, mexp
 	ok = true
 	return c, nil
 }
@@ -330,6 +342,38 @@ func splitByTrace(td ptrace.Traces, n int) []ptrace.Traces {
 	return parts
 }
 
+// byService is the processor's next consumer: with one replica its logs input; with several, the
+// records of each service go to one replica (a topic partitioned by resource, as in the
+// Kafka layout of deploy/README.md).
+func byService(next []consumer.Logs) consumer.Logs {
+	if len(next) == 1 {
+		return next[0]
+	}
+	c, _ := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+		parts := make([]plog.Logs, len(next))
+		for i := range parts {
+			parts[i] = plog.NewLogs()
+		}
+		rls := ld.ResourceLogs()
+		for i := 0; i < rls.Len(); i++ {
+			rl := rls.At(i)
+			h := fnv.New32a()
+			if v, ok := rl.Resource().Attributes().Get("service.name"); ok {
+				_, _ = h.Write([]byte(v.AsString()))
+			}
+			rl.CopyTo(parts[h.Sum32()%uint32(len(next))].ResourceLogs().AppendEmpty())
+		}
+		var errs []error
+		for i, part := range parts {
+			if part.LogRecordCount() > 0 {
+				errs = append(errs, next[i].ConsumeLogs(ctx, part))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return c
+}
+
 // Close shuts the chain down in the collector's order (processors, connectors, exporters), which
 // flushes what is held, and returns every emission.
 func (c *Chain) Close(at time.Time) ([]Emission, error) {
@@ -340,8 +384,8 @@ func (c *Chain) Close(at time.Time) ([]Emission, error) {
 		c.mu.Unlock()
 		ctx := context.Background()
 		comps := []component.Component{c.proc}
-		for _, conn := range c.conns {
-			comps = append(comps, conn)
+		for i, conn := range c.conns {
+			comps = append(comps, conn, c.lconns[i].(component.Component))
 		}
 		for _, comp := range append(comps, c.exp, c.mexp) {
 			errs = append(errs, comp.Shutdown(ctx))
