@@ -171,6 +171,30 @@ func TestErrorRecordsFailCallsWithoutStatus(t *testing.T) {
 	assert.Empty(t, quiet.out, "background error records on busy edges open nothing")
 }
 
+// TestAFreshEdgeNeedsHistory: an edge's first windows are not judged on latency until its recent
+// history can hold its usual bursts (a quarter of latHistory windows), nor on error records until
+// its baseline is warm (every service logs some errors): a collector that just started does not
+// alert on the first burst it sees. Failed spans are judged from the start.
+func TestAFreshEdgeNeedsHistory(t *testing.T) {
+	entry := []link{{"user", "frontend", "user", "service"}}
+	run := func(f edgeFault, from int64) Stats {
+		s := newSim(t, nil)
+		f.clientName, f.serverName, f.from = "user", "frontend", t0+from*s.win
+		for i := range int64(8) {
+			s.window(entry, t0+i*s.win, []edgeFault{f})
+			s.advance(t0 + (i+1)*s.win)
+		}
+		return s.e.Stats()
+	}
+	assert.Zero(t, run(edgeFault{p95: 500}, 4).EdgeAnomalies, "a burst in the fifth window: too early to say")
+	assert.Zero(t, run(edgeFault{logErrs: 0.8}, 0).EdgeAnomalies, "error records on most calls from the start: that edge's normal")
+	assert.Positive(t, run(edgeFault{errRate: 0.8}, 0).EdgeAnomalies, "failed spans: judged from the start")
+
+	late := newSim(t, nil)
+	late.runFault(entry, t0, 60*late.win/10, []edgeFault{{clientName: "user", serverName: "frontend", p95: 500}}, nil)
+	assert.Positive(t, late.e.Stats().EdgeAnomalies, "the same burst after 2 minutes of history")
+}
+
 func TestCascadingTimeout(t *testing.T) {
 	s := newSim(t, nil)
 	s.runFault(shop, t0, 2*60*sec,

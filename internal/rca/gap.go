@@ -192,8 +192,12 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 		}
 		fc := float64(c.outChanged) / float64(max(c.out, 1))
 		fs := float64(s.inChanged) / float64(max(s.in, 1))
+		// The caller is slow when several of its calls changed, more of them than of the
+		// callee's, or when more of its calls changed than of the callee's and several other
+		// callers of the callee still get their answers on time.
 		who, callerSide := k.server, false
-		if c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged)) {
+		if (c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged))) ||
+			(fc > fs && s.in-s.inChanged >= 2) {
 			who, callerSide = k.client, true
 		}
 		b := blamed[who]

@@ -21,12 +21,18 @@ var gapTopology = [][2]string{{"user", "a"}, {"user", "b"}, {"a", "x"}, {"a", "y
 // gap added to that edge (ms). When advanceEach is false the engine advances only at the end.
 func gapRun(t *testing.T, windows, from int, advanceEach bool, slow func(c, s string) float64) ([]incident.Incident, Stats) {
 	t.Helper()
+	return gapRunOn(t, gapTopology, windows, from, advanceEach, slow)
+}
+
+// gapRunOn is gapRun on another topology.
+func gapRunOn(t *testing.T, topology [][2]string, windows, from int, advanceEach bool, slow func(c, s string) float64) ([]incident.Incident, Stats) {
+	t.Helper()
 	s := newSim(t, nil)
 	const win = 15 * sec
 	var out []incident.Incident
 	for i := range windows {
 		ws := t0 + int64(i)*win
-		for j, l := range gapTopology {
+		for j, l := range topology {
 			w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
 				Calls: 40, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
 			if l[0] == "user" {
@@ -73,6 +79,29 @@ func TestGapChargesTheSlowCaller(t *testing.T) {
 	require.NotEmpty(t, out)
 	assert.Equal(t, "a", out[0].RootCauseService, "both of a's calls slowed, b's call to x did not: a is slow")
 	assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), "calls from a take longer on its side")
+}
+
+// TestGapChargesTheCallerWithOneCallee: c calls only x; x also serves a and b. Only c's calls to x
+// slowed: x still answers its two other callers on time, so c is slow (an egress delay on c),
+// although c has no other call to compare with. With one other caller of x the evidence is too
+// thin, and the callee stays charged.
+func TestGapChargesTheCallerWithOneCallee(t *testing.T) {
+	onlyC := func(c, _ string) float64 {
+		if c == "c" {
+			return 200
+		}
+		return 0
+	}
+	topo := [][2]string{{"user", "a"}, {"user", "b"}, {"user", "c"}, {"a", "x"}, {"b", "x"}, {"c", "x"}, {"a", "y"}}
+	out, _ := gapRunOn(t, topo, 40, 30, true, onlyC)
+	require.NotEmpty(t, out)
+	assert.Equal(t, "c", out[0].RootCauseService, "x's other two callers are served on time")
+	assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), "calls from c take longer on its side")
+
+	thin := [][2]string{{"user", "b"}, {"user", "c"}, {"b", "x"}, {"c", "x"}, {"b", "y"}}
+	out, _ = gapRunOn(t, thin, 40, 30, true, onlyC)
+	require.NotEmpty(t, out)
+	assert.Equal(t, "x", out[0].RootCauseService, "one caller served on time is not enough to clear x")
 }
 
 func TestGapNoiseAndPersistence(t *testing.T) {

@@ -42,17 +42,17 @@ const (
 	latQuantile = 0.9
 )
 
-// recentQuantile returns the latQuantile of the recent p95s (0 before latHistory/4 windows).
-func (b *baseline) recentQuantile() float64 {
+// recentQuantile returns the latQuantile of the recent p95s (false before latHistory/4 windows).
+func (b *baseline) recentQuantile() (float64, bool) {
 	n := min(b.recentN, latHistory)
 	if n < latHistory/4 {
-		return 0
+		return 0, false
 	}
 	var v [latHistory]float64
 	copy(v[:n], b.recent[:n])
 	s := v[:n]
 	slices.Sort(s)
-	return s[int(latQuantile*float64(n-1))]
+	return s[int(latQuantile*float64(n-1))], true
 }
 
 func (b *baseline) pushRecent(p95 float64) {
@@ -285,7 +285,9 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 					consider(&edgeSignal{caller: w.Client, errRate: rate, base: b.errRate, kind: kind,
 						score: 0.5 + 0.5*clamp01(excess/0.5), calls: w.Calls, errs: errs})
 				}
-			} else if rate >= c.ColdErrorRate {
+			} else if rate >= c.ColdErrorRate && kind == "edge_errors" {
+				// Error records are circumstantial (every service logs some): they are judged
+				// only against a warm baseline; failed spans also before.
 				consider(&edgeSignal{caller: w.Client, errRate: rate, kind: kind,
 					score: 0.5 + 0.5*clamp01(rate-c.ColdErrorRate)/(1-c.ColdErrorRate+1e-9), calls: w.Calls, errs: errs})
 			}
@@ -294,8 +296,9 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 			inc := w.P95 - b.p95
 			ratio := w.P95 / math.Max(b.p95, 1)
 			// Above the EWMA baseline, and above what recent windows (bursts included) reached.
-			usual := b.recentQuantile()
-			off := ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev && w.P95 >= usual*c.LatencyFactor/2
+			// Not before the edge's recent history is long enough to hold its usual bursts.
+			usual, ok := b.recentQuantile()
+			off := ok && ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev && w.P95 >= usual*c.LatencyFactor/2
 			latOff = off
 			if off {
 				if b.latRun == 0 {
@@ -333,7 +336,9 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 		if w.P95 > 0 {
 			ewma(&b.p95, &b.p95Dev, w.P95, alpha, b.latN == 0)
 			b.latN++
-			if warm {
+			if !warm {
+				b.pushRecent(w.P95) // the first windows count towards the usual too
+			} else {
 				switch {
 				case latOff:
 					if k := b.latRun - 1; k >= 0 && k < len(b.runVals) {

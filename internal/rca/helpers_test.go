@@ -32,9 +32,9 @@ var shop = []link{
 
 // edgeFault overrides one edge's window values from a time on.
 type edgeFault struct {
-	from       int64
-	errRate    float64
-	p95        float64
+	from    int64
+	errRate float64
+	p95     float64
 	// logErrs: error records linked to the edge's spans per call (spans without status)
 	logErrs    float64
 	serverName string
