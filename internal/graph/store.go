@@ -355,8 +355,6 @@ func (s *Store) observeSpan(svc int32, end int64) {
 	}
 }
 
-// observeLog records a log record's time as the progress of its service, one run of records
-// of a service at a time.
 // maxLogLead bounds how far ahead of event time a log record waiting for its span extends its
 // wait (SpanClock): a record stamped further ahead (a skewed host) waits as long as this.
 const maxLogLead = 2 * time.Minute
@@ -368,6 +366,8 @@ const maxLogLead = 2 * time.Minute
 // before adding data.
 func (s *Store) SpanClock() { s.spanClock = true }
 
+// observeLog records a log record's time as the progress of its service, one run of records
+// of a service at a time (with SpanClock, only how far the batch runs ahead).
 func (s *Store) observeLog(svc string, t int64) {
 	if s.spanClock {
 		s.logLead = max(s.logLead, t-s.clock.Now())
