@@ -55,7 +55,7 @@ type Emission struct {
 type Chain struct {
 	proc   processor.Logs
 	conns  []connector.Traces // one per replica
-	lconns []consumer.Logs    // the same replicas' logs inputs
+	lconns []connector.Logs   // the same replicas' logs inputs
 	exp    exporter.Logs
 	mexp   exporter.Metrics // the same exporter's metrics face
 	srv    *httptest.Server
@@ -133,7 +133,7 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		opts.Connector(ccfg)
 	}
 	var conns []connector.Traces
-	var lconns []consumer.Logs
+	var lconns []connector.Logs
 	for i := range max(opts.GraphReplicas, 1) {
 		rcfg := ccfg
 		if opts.GraphReplicas > 1 {
@@ -168,14 +168,18 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 	if opts.Processor != nil {
 		opts.Processor(pcfg)
 	}
-	proc, err := pf.CreateLogs(ctx, processortest.NewNopSettings(pf.Type()), pcfg, byService(lconns))
+	next, err := byService(lconns)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := pf.CreateLogs(ctx, processortest.NewNopSettings(pf.Type()), pcfg, next)
 	if err != nil {
 		return nil, err
 	}
 	// start in the collector's order: exporters, connectors, processors
 	comps := []component.Component{exp, mexp}
 	for i, conn := range conns {
-		comps = append(comps, conn, lconns[i].(component.Component))
+		comps = append(comps, conn, lconns[i])
 	}
 	for _, comp := range append(comps, proc) {
 		if err := comp.Start(ctx, host); err != nil {
@@ -345,11 +349,11 @@ func splitByTrace(td ptrace.Traces, n int) []ptrace.Traces {
 // byService is the processor's next consumer: with one replica its logs input; with several, the
 // records of each service go to one replica (a topic partitioned by resource, as in the
 // Kafka layout of deploy/README.md).
-func byService(next []consumer.Logs) consumer.Logs {
+func byService(next []connector.Logs) (consumer.Logs, error) {
 	if len(next) == 1 {
-		return next[0]
+		return next[0], nil
 	}
-	c, _ := consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
+	return consumer.NewLogs(func(ctx context.Context, ld plog.Logs) error {
 		parts := make([]plog.Logs, len(next))
 		for i := range parts {
 			parts[i] = plog.NewLogs()
@@ -371,7 +375,6 @@ func byService(next []consumer.Logs) consumer.Logs {
 		}
 		return errors.Join(errs...)
 	})
-	return c
 }
 
 // Close shuts the chain down in the collector's order (processors, connectors, exporters), which
@@ -385,7 +388,7 @@ func (c *Chain) Close(at time.Time) ([]Emission, error) {
 		ctx := context.Background()
 		comps := []component.Component{c.proc}
 		for i, conn := range c.conns {
-			comps = append(comps, conn, c.lconns[i].(component.Component))
+			comps = append(comps, conn, c.lconns[i])
 		}
 		for _, comp := range append(comps, c.exp, c.mexp) {
 			errs = append(errs, comp.Shutdown(ctx))
