@@ -125,6 +125,8 @@ func windowsToLogs(identity, instance string, windows []graph.Window, progress i
 			if e.GapCalls > 0 {
 				lr.Attributes().PutInt(attrGapCalls, clampInt(e.GapCalls))
 				lr.Attributes().PutDouble(attrGapP50, e.Gap.P50)
+				lr.Attributes().PutDouble(contract.AttrGraphGapRequest, e.GapRequest)
+				lr.Attributes().PutDouble(contract.AttrGraphGapResponse, e.GapResponse)
 			}
 		}
 		for i := range w.Services {

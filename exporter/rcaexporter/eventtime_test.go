@@ -402,6 +402,8 @@ func replicaRecords(instance string, start time.Time, calls, spans int64, p95, s
 	ea.PutDouble("graph.latency.p99_ms", p95)
 	ea.PutInt("graph.gap.calls", calls)
 	ea.PutDouble("graph.gap.p50_ms", 2)
+	ea.PutDouble("graph.gap.request_ms", 0.5)
+	ea.PutInt("graph.gap.response_ms", 1)
 	ea.PutInt(attrWindowStart, start.UnixNano())
 	ea.PutInt(attrWindowEnd, end.UnixNano())
 	s := lrs.AppendEmpty()
@@ -464,4 +466,35 @@ func TestReplicaSharesAreMerged(t *testing.T) {
 	assert.Equal(t, int64(60), ev[1].sw.Spans)
 	assert.InDelta(t, 4.0, ev[1].sw.SelfMs, 1e-9, "the mean own time over both shares, exactly")
 	assert.Equal(t, "c", ev[2].sw.Service, "other windows are left alone")
+	assert.False(t, w.GapLegs, "shares without legs merge into a window without legs")
+
+	// The gap's legs are read from the records (a double or an int), and merged weighted by
+	// the gap's calls when both shares have them.
+	var in batchInput
+	in.read(replicaRecords("replica-1", w0, 30, 40, 80, 3), clk, 0)
+	var read *rca.EdgeWindow
+	for i := range in.evidence {
+		if in.evidence[i].edge {
+			read = &in.evidence[i].w
+		}
+	}
+	require.NotNil(t, read)
+	assert.True(t, read.GapLegs)
+	assert.InDelta(t, 0.5, read.GapRequestMs, 1e-9)
+	assert.InDelta(t, 1.0, read.GapResponseMs, 1e-9)
+	legs := func(calls int64, req, resp float64, has bool) evidence {
+		return evidence{t: 1, edge: true, w: rca.EdgeWindow{Client: "a", Server: "b", WindowEnd: 1, Calls: calls,
+			GapCalls: calls, GapP50: req + resp, GapLegs: has, GapRequestMs: req, GapResponseMs: resp}}
+	}
+	ev, _ = mergeShares([]evidence{legs(30, 1, 2, true), legs(10, 5, 6, true)})
+	require.Len(t, ev, 1)
+	assert.True(t, ev[0].w.GapLegs)
+	assert.InDelta(t, 2.0, ev[0].w.GapRequestMs, 1e-9)
+	assert.InDelta(t, 3.0, ev[0].w.GapResponseMs, 1e-9)
+	ev, _ = mergeShares([]evidence{legs(30, 1, 2, true), legs(10, 5, 6, false)})
+	assert.False(t, ev[0].w.GapLegs, "a share without legs (an older connector): no legs")
+	noGap := legs(0, 0, 0, false)
+	ev, _ = mergeShares([]evidence{noGap, legs(10, 5, 6, true)})
+	assert.True(t, ev[0].w.GapLegs, "a share without gap calls takes the other's legs")
+	assert.InDelta(t, 5.0, ev[0].w.GapRequestMs, 1e-9)
 }

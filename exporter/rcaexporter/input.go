@@ -158,6 +158,16 @@ func addEdgeShare(a, b *rca.EdgeWindow) {
 	a.P95 = tail(a.P95, a.Calls, b.P95, b.Calls, 0.95)
 	a.P99 = tail(a.P99, a.Calls, b.P99, b.Calls, 0.99)
 	a.GapP50 = weighted(a.GapP50, a.GapCalls, b.GapP50, b.GapCalls)
+	switch {
+	case b.GapCalls == 0:
+	case a.GapCalls == 0:
+		a.GapLegs, a.GapRequestMs, a.GapResponseMs = b.GapLegs, b.GapRequestMs, b.GapResponseMs
+	case a.GapLegs && b.GapLegs:
+		a.GapRequestMs = weighted(a.GapRequestMs, a.GapCalls, b.GapRequestMs, b.GapCalls)
+		a.GapResponseMs = weighted(a.GapResponseMs, a.GapCalls, b.GapResponseMs, b.GapCalls)
+	default: // one share without legs (an older connector): the merged window has none
+		a.GapLegs, a.GapRequestMs, a.GapResponseMs = false, 0, 0
+	}
 	a.Calls += b.Calls
 	a.Errors += b.Errors
 	a.LogErrors += b.LogErrors
@@ -336,6 +346,11 @@ func edgeWindow(attrs pcommon.Map) (rca.EdgeWindow, bool) {
 		GapCalls:    getInt(attrs, contract.AttrGraphGapCalls),
 		GapP50:      getDouble(attrs, contract.AttrGraphGapP50),
 	}
+	req, okReq := lookupDouble(attrs, contract.AttrGraphGapRequest)
+	resp, okResp := lookupDouble(attrs, contract.AttrGraphGapResponse)
+	if okReq && okResp && w.GapCalls > 0 {
+		w.GapLegs, w.GapRequestMs, w.GapResponseMs = true, req, resp
+	}
 	return w, w.Client != "" && w.Server != "" && w.WindowEnd > 0
 }
 
@@ -361,15 +376,21 @@ func getInt(m pcommon.Map, k string) int64 {
 }
 
 func getDouble(m pcommon.Map, k string) float64 {
+	v, _ := lookupDouble(m, k)
+	return v
+}
+
+// lookupDouble returns the number under k (a double or an int) and whether there is one.
+func lookupDouble(m pcommon.Map, k string) (float64, bool) {
 	v, ok := m.Get(k)
 	if !ok {
-		return 0
+		return 0, false
 	}
 	switch v.Type() {
 	case pcommon.ValueTypeDouble:
-		return v.Double()
+		return v.Double(), true
 	case pcommon.ValueTypeInt:
-		return float64(v.Int())
+		return float64(v.Int()), true
 	}
-	return 0
+	return 0, false
 }

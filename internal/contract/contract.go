@@ -118,6 +118,8 @@ const (
 	AttrGraphGapP95       = "graph.latency.gap.p95_ms"
 	AttrGraphGapP50       = "graph.gap.p50_ms"
 	AttrGraphGapCalls     = "graph.gap.calls"
+	AttrGraphGapRequest   = "graph.gap.request_ms"
+	AttrGraphGapResponse  = "graph.gap.response_ms"
 	AttrGraphWindowStart  = "graph.window.start"
 	AttrGraphWindowEnd    = "graph.window.end"
 	AttrGraphSource       = "graph.source"

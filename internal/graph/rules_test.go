@@ -113,6 +113,36 @@ func TestInferredErrorsAndKindlessClients(t *testing.T) {
 	}
 }
 
+// A call's gap splits into its request leg (the caller's span start to its first call's start)
+// and its response leg (its last call's end to the caller's span end), averaged over the window.
+func TestGapLegs(t *testing.T) {
+	st := newStore(t, nil)
+	feed(st, []op{
+		// b's kind-less span 0-20 ms calls c twice (2-5 and 8-12): request leg 2, response 8
+		spans(sp{1, 1, 0, "b", KindInternal, 0, 20, false, Peer{}}, sp{1, 2, 1, "c", KindInternal, 2, 5, false, Peer{}},
+			sp{1, 3, 1, "c", KindInternal, 8, 12, false, Peer{}}),
+		// and once more 0-10 ms around 6-7: request 6, response 3
+		spans(sp{2, 1, 0, "b", KindInternal, 0, 10, false, Peer{}}, sp{2, 2, 1, "c", KindInternal, 6, 7, false, Peer{}}),
+		// a span with children on two edges has no gap, and no legs
+		spans(sp{3, 1, 0, "b", KindInternal, 0, 50, false, Peer{}}, sp{3, 2, 1, "c", KindInternal, 1, 2, false, Peer{}},
+			sp{3, 3, 1, "d", KindInternal, 40, 45, false, Peer{}}),
+	})
+	ws := st.FlushAll()
+	require.Len(t, ws, 1)
+	byKey := map[string]Edge{}
+	for _, e := range ws[0].Edges {
+		byKey[key(e)] = e
+	}
+	bc := byKey["b->c/inferred"]
+	assert.Equal(t, uint64(2), bc.GapCalls)
+	assert.InDelta(t, 4.0, bc.GapRequest, 1e-9, "mean of 2 and 6 ms")
+	assert.InDelta(t, 5.5, bc.GapResponse, 1e-9, "mean of 8 and 3 ms")
+	bd := byKey["b->d/inferred"]
+	assert.Zero(t, bd.GapCalls)
+	assert.Zero(t, bd.GapRequest)
+	assert.Zero(t, bd.GapResponse)
+}
+
 // Window edges carry client-side and server-side percentiles where the side exists.
 func TestClientAndServerSideLatency(t *testing.T) {
 	st := newStore(t, nil)
@@ -142,6 +172,8 @@ func TestClientAndServerSideLatency(t *testing.T) {
 	assert.InEpsilon(t, 40.0, ab.Latency.P50, 0.0625)
 	assert.Equal(t, uint64(2), ab.GapCalls, "the call without a server span has no gap")
 	assert.InEpsilon(t, 30.0, ab.Gap.P50, 0.0625, "40 ms client span around a 10 ms server span")
+	assert.InDelta(t, 15.0, ab.GapRequest, 1e-9, "the server span starts 15 ms after the client's")
+	assert.InDelta(t, 15.0, ab.GapResponse, 1e-9, "and ends 15 ms before it")
 
 	bc := byKey["b->c/inferred"]
 	assert.Zero(t, bc.ClientSideCalls)
@@ -151,6 +183,8 @@ func TestClientAndServerSideLatency(t *testing.T) {
 	assert.InDelta(t, 7.0, bc.Latency.P95, 1e-9)
 	assert.Equal(t, uint64(1), bc.GapCalls, "a kind-less span whose one child is in c is a call to c")
 	assert.InEpsilon(t, 2.0, bc.Gap.P50, 0.0625)
+	assert.InDelta(t, 1.0, bc.GapRequest, 1e-9)
+	assert.InDelta(t, 1.0, bc.GapResponse, 1e-9)
 
 	ud := byKey["user->d/virtual"]
 	assert.Zero(t, ud.ClientSideCalls)

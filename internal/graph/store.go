@@ -124,10 +124,14 @@ type entry struct {
 	gen     uint32
 	peer    int32 // index in Store.peers (CLIENT/PRODUCER spans naming a peer); -1 none
 	childNs int64 // summed durations of the children resolved against it (its self time is the rest)
-	gapEdge ref   // the one edge its children in other services are on (its own time is that call's gap)
-	kind    SpanKind
-	hint    PeerKind // the span's peer kind hint (any kind)
-	flags   uint8
+	// firstIn and lastOut are the earliest start and the latest end of its children in other
+	// services (0: none yet): a call's gap splits into its request leg (start to firstIn) and
+	// its response leg (lastOut to end).
+	firstIn, lastOut int64
+	gapEdge          ref // the one edge its children in other services are on (its own time is that call's gap)
+	kind             SpanKind
+	hint             PeerKind // the span's peer kind hint (any kind)
+	flags            uint8
 }
 
 // The slab is allocated in pages so that growing it never copies entries. An entry holds no
@@ -187,6 +191,7 @@ type winAgg struct {
 	logErrors        uint64
 	clientN, serverN uint64 // calls with a client side, with a server side
 	gapN             uint64 // call-making spans whose own time is a call's gap (skg)
+	gapReq, gapResp  int64  // their summed request and response legs (ns)
 	last             int64
 	source           Source
 	skc, sks, sko    *sketch
@@ -896,6 +901,11 @@ func (s *Store) resolve(p, c int32) {
 		return
 	}
 	ps.flags |= fMatched
+	if ps.lastOut == 0 {
+		ps.firstIn, ps.lastOut = cs.start, cs.end
+	} else {
+		ps.firstIn, ps.lastOut = min(ps.firstIn, cs.start), max(ps.lastOut, cs.end)
+	}
 	cd, pd := cs.end-cs.start, ps.end-ps.start
 	if pair {
 		conn := ConnMessaging
@@ -1473,6 +1483,10 @@ func (s *Store) selfTime(e *entry) {
 		w := s.winAggAt(e.gapEdge.idx(), max(eventtime.FloorDiv(e.end, s.interval)*s.interval, s.closedUpTo))
 		w.gapN++
 		w.skg = s.sketchAdd(w.skg, self)
+		if e.lastOut != 0 {
+			w.gapReq += e.firstIn - e.start
+			w.gapResp += e.end - e.lastOut
+		}
 	}
 	s.addOwnTime(e.svc, e.end, self, gap || clientLike(e), e.flags&fError != 0)
 }
@@ -1553,6 +1567,8 @@ func (s *Store) closeWindows(limit int64) []Window {
 					ServerSideCalls: wa.serverN,
 					Gap:             wa.skg.latency(),
 					GapCalls:        wa.gapN,
+					GapRequest:      meanMs(wa.gapReq, wa.gapN),
+					GapResponse:     meanMs(wa.gapResp, wa.gapN),
 				})
 				s.releaseWin(wa)
 				last := len(e.wins) - 1
@@ -1600,6 +1616,14 @@ func (s *Store) sketchAdd(sk *sketch, v int64) *sketch {
 	}
 	sk.add(v)
 	return sk
+}
+
+// meanMs is sum nanoseconds over n, in milliseconds (0 for no n).
+func meanMs(sum int64, n uint64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n) / 1e6
 }
 
 // releaseWin returns a window aggregate's sketches to the pool.

@@ -319,6 +319,12 @@ type Edge struct {
 	// Window only.
 	Gap      Latency
 	GapCalls uint64
+	// GapRequest and GapResponse split the mean gap of those spans in ms: from the caller's
+	// span start to its first call's start (the request leg: the caller's egress, network to
+	// the callee) and from its last call's end to the caller's span end (the response leg: the
+	// callee's egress, network back). Either may be negative when the two hosts' clocks
+	// disagree; their changes are what counts. Window only.
+	GapRequest, GapResponse float64
 }
 
 // Window is one closed event-time window [Start, End) with the edges active in it, sorted by

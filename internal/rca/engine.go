@@ -71,6 +71,11 @@ type EdgeWindow struct {
 	// callee's (network, queues, the caller's side), with median GapP50 ms (gap.go).
 	GapCalls int64
 	GapP50   float64
+	// GapLegs: the window also gives the mean request leg GapRequestMs (caller's span start to
+	// its call's start) and response leg GapResponseMs (the call's end to the caller's span
+	// end) of those spans; either may be negative across skewed clocks (gap.go).
+	GapLegs                     bool
+	GapRequestMs, GapResponseMs float64
 }
 
 // Stats are cumulative counters.
@@ -300,7 +305,7 @@ func finite(xs ...float64) bool {
 func (e *Engine) AddEdge(w EdgeWindow) {
 	e.stats.EdgesIn++
 	if w.Client == "" || w.Server == "" || w.Client == w.Server || w.WindowEnd <= 0 || w.WindowStart > w.WindowEnd ||
-		w.Calls < 0 || w.Errors < 0 || w.LogErrors < 0 || w.GapCalls < 0 || !finite(w.P50, w.P95, w.P99, w.GapP50) || w.GapP50 < 0 {
+		w.Calls < 0 || w.Errors < 0 || w.LogErrors < 0 || w.GapCalls < 0 || !finite(w.P50, w.P95, w.P99, w.GapP50, w.GapRequestMs, w.GapResponseMs) || w.GapP50 < 0 {
 		e.stats.DroppedInvalid++
 		return
 	}

@@ -17,12 +17,17 @@ import (
 // is too busy to read the answers: CPU saturation). The edges tell them apart: a callee whose
 // calls from several callers all got slower, while those callers' other calls did not, is the
 // one that is late; a caller whose calls to several callees all got slower is itself slow.
+// Where one edge alone changed, the legs of its gap tell: a longer request leg (the caller's
+// span start to the call's start) is the caller's egress, a longer response leg (the call's end
+// to the caller's span end) the callee's.
 
 // gapObs is one edge window's gap summary, waiting for Advance to pass its end.
 type gapObs struct {
 	client, server string
 	calls          int64
 	p50            float64 // ms
+	legs           bool    // req and resp are known
+	req, resp      float64 // mean request and response legs, ms
 	start, end     int64
 }
 
@@ -32,7 +37,51 @@ type gapState struct {
 	last int64 // end of the last window judged (with gap data)
 	med  float64
 	val  float64
+	// req and resp are the histories of the request and response legs (windows with legs);
+	// legsNow, reqNow and respNow the legs of the last changed window.
+	req, resp       ownSeries
+	legsNow         bool
+	reqNow, respNow float64
 }
+
+// pushNormal adds a window whose gap did not change to the histories; its legs only when
+// their means agree with its median (a window where a few calls were very late teaches the
+// legs nothing).
+func (st *gapState) pushNormal(w *gapObs, slack float64) {
+	st.s.push(w.p50)
+	if w.legs && w.req+w.resp <= 2*w.p50+slack {
+		st.req.push(w.req)
+		st.resp.push(w.resp)
+	}
+}
+
+// legSide says which leg of the gap moved in the last changed window against its history:
+// 1 the request leg (the caller's side), -1 the response leg (the callee's side), 0 neither
+// clearly (both, or no legs or history).
+func (st *gapState) legSide(scratch []float64) int {
+	if !st.legsNow {
+		return 0
+	}
+	mq, _, ok1 := st.req.baseline(scratch)
+	mr, _, ok2 := st.resp.baseline(scratch)
+	if !ok1 || !ok2 {
+		return 0
+	}
+	// The leg that moved must carry at least half the gap's change (the legs are means, the
+	// gap a median: a few very late calls move a mean alone).
+	dq, dr, half := st.reqNow-mq, st.respNow-mr, (st.val-st.med)/2
+	switch {
+	case dq >= half && dq >= legDominance*max(dr, 0):
+		return 1
+	case dr >= half && dr >= legDominance*max(dq, 0):
+		return -1
+	}
+	return 0
+}
+
+// legDominance is how many times more one leg of a changed gap must have moved than the other
+// to name the side.
+const legDominance = 3
 
 type gapKey struct{ client, server string }
 
@@ -46,7 +95,7 @@ func (e *Engine) addGap(w *EdgeWindow) {
 		return
 	}
 	e.gapWins = append(e.gapWins, gapObs{client: w.Client, server: w.Server, calls: w.GapCalls, p50: w.GapP50,
-		start: w.WindowStart, end: w.WindowEnd})
+		legs: w.GapLegs, req: w.GapRequestMs, resp: w.GapResponseMs, start: w.WindowStart, end: w.WindowEnd})
 }
 
 // judgeWindows judges the buffered service windows and gap summaries ending at or before now,
@@ -127,7 +176,7 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 		st.last = max(st.last, w.end)
 		med, mad, ok := st.s.baseline(e.scratch[:0])
 		if !ok {
-			st.s.push(w.p50)
+			st.pushNormal(&w, e.cfg.MinLatencyIncreaseMs)
 			continue
 		}
 		// Changed: OwnTimeFactor times the usual gap, well outside its spread (bursts widen
@@ -135,9 +184,10 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 		floor := med + max(6*1.4826*mad, e.cfg.MinLatencyIncreaseMs)
 		if w.p50 < med*e.cfg.OwnTimeFactor || w.p50 < floor {
 			st.s.run, st.s.runMax = 0, 0
-			st.s.push(w.p50)
+			st.pushNormal(&w, e.cfg.MinLatencyIncreaseMs)
 			continue
 		}
+		st.legsNow, st.reqNow, st.respNow = w.legs, w.req, w.resp
 		if st.s.run == 0 {
 			st.s.runStart = w.start
 		}
@@ -192,13 +242,25 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 		}
 		fc := float64(c.outChanged) / float64(max(c.out, 1))
 		fs := float64(s.inChanged) / float64(max(s.in, 1))
-		// The caller is slow when several of its calls changed, more of them than of the
-		// callee's, or when more of its calls changed than of the callee's and several other
-		// callers of the callee still get their answers on time.
+		// An edge that alone changed (its caller's only changed call, its callee's only changed
+		// caller) is charged by the leg of its gap that moved. Otherwise, the caller is slow
+		// when several of its calls changed, more of them than of the callee's, or when more
+		// of its calls changed than of the callee's and several other callers of the callee
+		// still get their answers on time.
 		who, callerSide := k.server, false
-		if (c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged))) ||
-			(fc > fs && s.in-s.inChanged >= 2) {
-			who, callerSide = k.client, true
+		leg := 0
+		if c.outChanged == 1 && s.inChanged == 1 {
+			leg = st.legSide(e.scratch[:0])
+		}
+		switch {
+		case leg != 0:
+			callerSide = leg > 0
+		case (c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged))) ||
+			(fc > fs && s.in-s.inChanged >= 2):
+			callerSide = true
+		}
+		if callerSide {
+			who = k.client
 		}
 		b := blamed[who]
 		if b == nil {

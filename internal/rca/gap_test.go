@@ -27,6 +27,13 @@ func gapRun(t *testing.T, windows, from int, advanceEach bool, slow func(c, s st
 // gapRunOn is gapRun on another topology.
 func gapRunOn(t *testing.T, topology [][2]string, windows, from int, advanceEach bool, slow func(c, s string) float64) ([]incident.Incident, Stats) {
 	t.Helper()
+	return gapRunLegs(t, topology, windows, from, advanceEach, slow, 0)
+}
+
+// gapRunLegs is gapRunOn whose windows also give the gap's legs (split evenly) when leg is not 0,
+// the added gap going to the request leg (leg 1) or to the response leg (leg -1).
+func gapRunLegs(t *testing.T, topology [][2]string, windows, from int, advanceEach bool, slow func(c, s string) float64, leg int) ([]incident.Incident, Stats) {
+	t.Helper()
 	s := newSim(t, nil)
 	const win = 15 * sec
 	var out []incident.Incident
@@ -40,8 +47,15 @@ func gapRunOn(t *testing.T, topology [][2]string, windows, from int, advanceEach
 			} else {
 				w.GapCalls = 40
 				w.GapP50 = 2 + 0.3*float64((i*7+j*3)%5) // a little noise
+				w.GapLegs, w.GapRequestMs, w.GapResponseMs = leg != 0, w.GapP50/2, w.GapP50/2
 				if i >= from {
-					w.GapP50 += slow(l[0], l[1])
+					extra := slow(l[0], l[1])
+					w.GapP50 += extra
+					if leg > 0 {
+						w.GapRequestMs += extra
+					} else {
+						w.GapResponseMs += extra
+					}
 				}
 			}
 			s.e.AddEdge(w)
@@ -149,4 +163,64 @@ func TestGapInvalidIsDropped(t *testing.T) {
 	s.e.AddEdge(EdgeWindow{Client: "a", Server: "x", Calls: 1, WindowStart: t0, WindowEnd: t0 + 15*sec, GapCalls: -1})
 	s.e.AddEdge(EdgeWindow{Client: "a", Server: "x", Calls: 1, WindowStart: t0, WindowEnd: t0 + 15*sec, GapCalls: 1, GapP50: -3})
 	assert.Equal(t, uint64(2), s.e.Stats().DroppedInvalid)
+}
+
+// TestGapLegsNameTheSideOfALoneEdge: f calls only c, c serves only f, and only that edge's gap
+// grew: the shares of changed calls cannot tell whose side is late. The leg that moved does: a
+// longer request leg is f's egress, a longer response leg c's. Without legs the callee stays
+// charged.
+func TestGapLegsNameTheSideOfALoneEdge(t *testing.T) {
+	topo := [][2]string{{"user", "f"}, {"f", "c"}, {"c", "d"}, {"e", "d"}}
+	onFC := func(c, s string) float64 {
+		if c == "f" && s == "c" {
+			return 200
+		}
+		return 0
+	}
+	for _, tc := range []struct {
+		leg    int
+		root   string
+		reason string
+	}{
+		{1, "f", "calls from f take longer on its side"},
+		{-1, "c", "responses from c reach its callers late"},
+		{0, "c", "responses from c reach its callers late"},
+	} {
+		t.Run(fmt.Sprint("leg", tc.leg), func(t *testing.T) {
+			out, _ := gapRunLegs(t, topo, 40, 30, true, onFC, tc.leg)
+			require.NotEmpty(t, out)
+			assert.Equal(t, tc.root, out[0].RootCauseService)
+			assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), tc.reason)
+		})
+	}
+}
+
+// TestGapLegsNeedTheirShareOfTheChange: a request leg that moved a little while the gap grew a
+// lot names no side; the lone edge stays charged to the callee.
+func TestGapLegsNeedTheirShareOfTheChange(t *testing.T) {
+	s := newSim(t, nil)
+	const win = 15 * sec
+	var out []incident.Incident
+	for i := range 40 {
+		ws := t0 + int64(i)*win
+		for _, l := range [][2]string{{"user", "f"}, {"f", "c"}} {
+			w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
+				Calls: 40, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
+			if l[0] == "user" {
+				w.ClientKind = "user"
+			} else {
+				w.GapCalls, w.GapP50, w.GapLegs, w.GapRequestMs, w.GapResponseMs = 40, 2+0.1*float64(i%3), true, 1, 1
+				if i >= 30 {
+					// The median gap grew by 300 ms; the legs' means by 20 ms on the request side
+					// and less on the response side (a mean does not follow a median).
+					w.GapP50 += 300
+					w.GapRequestMs, w.GapResponseMs = 21, 2
+				}
+			}
+			s.e.AddEdge(w)
+		}
+		out = append(out, s.e.Advance(ws+win)...)
+	}
+	require.NotEmpty(t, out)
+	assert.Equal(t, "c", out[0].RootCauseService)
 }
