@@ -6,6 +6,7 @@ package rca
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +194,31 @@ func TestAFreshEdgeNeedsHistory(t *testing.T) {
 	late := newSim(t, nil)
 	late.runFault(entry, t0, 60*late.win/10, []edgeFault{{clientName: "user", serverName: "frontend", p95: 500}}, nil)
 	assert.Positive(t, late.e.Stats().EdgeAnomalies, "the same burst after 2 minutes of history")
+}
+
+// TestAYoungEdgeLearnsABurst: until an edge's latency history spans 40 windows, a window with
+// 1.5 times its median calls or more is a burst of requests, and its latency is load (learned,
+// not alerted on). The same latency without the extra calls is a change; and once the history
+// is long enough to hold the edge's usual bursts, it alone decides.
+func TestAYoungEdgeLearnsABurst(t *testing.T) {
+	entry := []link{{"user", "frontend", "user", "service"}}
+	run := func(f edgeFault, from, windows int64) Stats {
+		s := newSim(t, nil)
+		f.clientName, f.serverName, f.from = "user", "frontend", t0+from*s.win
+		f.p95 = 500
+		for i := range windows {
+			if i == from+4 { // the burst lasts four windows
+				f.from = math.MaxInt64
+			}
+			s.window(entry, t0+i*s.win, []edgeFault{f})
+			s.advance(t0 + (i+1)*s.win)
+		}
+		return s.e.Stats()
+	}
+	assert.Zero(t, run(edgeFault{calls: 4}, 20, 30).EdgeAnomalies, "four times the calls after 200 s of history: a burst")
+	assert.Positive(t, run(edgeFault{}, 20, 30).EdgeAnomalies, "the same latency with the usual calls")
+	assert.Positive(t, run(edgeFault{calls: 1.2}, 20, 30).EdgeAnomalies, "a few more calls than usual are no burst")
+	assert.Positive(t, run(edgeFault{calls: 4}, 60, 70).EdgeAnomalies, "after 40 windows of history the history decides")
 }
 
 func TestCascadingTimeout(t *testing.T) {

@@ -33,7 +33,29 @@ type baseline struct {
 	// run ends (a burst is then usual), so a lasting change does not raise its own bar.
 	runVals     [8]float64
 	latRunEnded int // length of the run that the current window ended
+	// calls holds the calls of the last latHistory windows judged (callsN of them ever), so
+	// that a young edge can tell a burst of requests from a change (see burstWhileYoung).
+	calls  [latHistory]float64
+	callsN int
 }
+
+// burstWhileYoung reports whether a window of n calls on an edge whose latency history is
+// shorter than latHistory windows is a burst of requests: at least burstCalls times the
+// edge's median calls per window. Until the history spans its usual bursts, the latency of such a
+// window is load, not a change: a burst seen once is learned, not alerted on.
+func (b *baseline) burstWhileYoung(n int64) bool {
+	k := min(b.callsN, latHistory)
+	if b.recentN >= latHistory || k < latHistory/4 {
+		return false
+	}
+	var v [latHistory]float64
+	copy(v[:k], b.calls[:k])
+	slices.Sort(v[:k])
+	return float64(n) >= burstCalls*v[k/2]
+}
+
+// burstCalls is how many times its median calls per window make a young edge's window a burst.
+const burstCalls = 1.5
 
 // latHistory is the number of recent windows whose p95 latencies an edge keeps; latQuantile the
 // quantile of them that a latency anomaly must exceed by LatencyFactor/2.
@@ -298,7 +320,8 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 			// Above the EWMA baseline, and above what recent windows (bursts included) reached.
 			// Not before the edge's recent history is long enough to hold its usual bursts.
 			usual, ok := b.recentQuantile()
-			off := ok && ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev && w.P95 >= usual*c.LatencyFactor/2
+			off := ok && ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev && w.P95 >= usual*c.LatencyFactor/2 &&
+				!b.burstWhileYoung(w.Calls)
 			latOff = off
 			if off {
 				if b.latRun == 0 {
@@ -332,6 +355,8 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 		alpha /= 10 // an off window (persistent or not yet) moves the baseline ten times slower
 	}
 	if judged {
+		b.calls[b.callsN%latHistory] = float64(w.Calls)
+		b.callsN++
 		ewma(&b.errRate, &b.errDev, rate, alpha, b.n == 0)
 		if w.P95 > 0 {
 			ewma(&b.p95, &b.p95Dev, w.P95, alpha, b.latN == 0)

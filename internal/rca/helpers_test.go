@@ -36,7 +36,9 @@ type edgeFault struct {
 	errRate float64
 	p95     float64
 	// logErrs: error records linked to the edge's spans per call (spans without status)
-	logErrs    float64
+	logErrs float64
+	// calls multiplies the edge's calls (a burst of requests)
+	calls      float64
 	serverName string
 	clientName string
 }
@@ -83,6 +85,9 @@ func (s *sim) window(links []link, start int64, faults []edgeFault) {
 				}
 				if f.p95 > 0 {
 					p95 = f.p95
+				}
+				if f.calls > 0 {
+					calls = int64(f.calls * float64(calls))
 				}
 			}
 		}
