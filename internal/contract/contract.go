@@ -85,8 +85,10 @@ const (
 	TypeEdgeErrors    = "edge_errors"
 	TypeEdgeLatency   = "edge_latency"
 	TypeEdgeLogErrors = "edge_log_errors"
-	TypeOwnTime       = "own_time"
-	TypeEgressTime    = "egress_time"
+	// TypeEdgeStopped: a busy edge's calls stopped while its caller kept working (rca).
+	TypeEdgeStopped = "edge_stopped"
+	TypeOwnTime     = "own_time"
+	TypeEgressTime  = "egress_time"
 	// TypeMetricPrefix starts the types of anomalies of a service's metrics (metric_cpu, ...).
 	TypeMetricPrefix = "metric_"
 )

@@ -133,6 +133,9 @@ func New(cfg Config) *Clock {
 // Stats returns the counters.
 func (c *Clock) Stats() Stats { return c.stats }
 
+// Quorum returns the number of sources that must confirm an event time.
+func (c *Clock) Quorum() int { return c.cfg.Quorum }
+
 // Sources returns the number of sources followed.
 func (c *Clock) Sources() int { return len(c.sources) }
 

@@ -4,6 +4,8 @@
 package graph
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -222,4 +224,39 @@ func TestSketchMerge(t *testing.T) {
 	m3 := b
 	m3.merge(&empty)
 	assert.Equal(t, b, m3)
+}
+
+// With SpanClock, when every request fails at the one service that still has spans (its
+// callees get none: a partition behind it), the other services' log records confirm event time
+// logConfirmLag behind them, so windows keep closing. Their records never move it further: a
+// logs pipeline running ahead of the traces' by less than that changes nothing.
+func TestIdleServicesLogsConfirmEventTime(t *testing.T) {
+	run := func(withLogs bool) (*Store, int64) {
+		st := newStore(t, nil)
+		st.SpanClock()
+		var ops []op
+		for k := range uint32(60) { // a calls b for a minute
+			at := int64(k) * 1000
+			ops = append(ops, spans(sp{k + 1, 1, 0, "a", KindInternal, at, at + 20, false, Peer{}},
+				sp{k + 1, 2, 1, "b", KindInternal, at + 5, at + 15, false, Peer{}}))
+		}
+		for k := range uint32(240) { // then a alone for four minutes; b only logs
+			at := 60_000 + int64(k)*1000
+			ops = append(ops, spans(sp{1000 + k, 1, 0, "a", KindInternal, at, at + 2, true, Peer{}}))
+			if withLogs {
+				ops = append(ops, logOp(lg{0, 0, "b", at + 500, false, Peer{}}))
+			}
+		}
+		feed(st, ops)
+		return st, st.Watermark()
+	}
+	_, stuck := run(false)
+	assert.Less(t, stuck, t0+61*int64(time.Second), "spans of one service alone do not move event time")
+	st, wm := run(true)
+	assert.GreaterOrEqual(t, wm, t0+300*int64(time.Second)-int64(logConfirmLag)-int64(time.Second),
+		"b's records confirm a's progress, logConfirmLag behind them")
+	assert.LessOrEqual(t, wm, t0+300*int64(time.Second)-int64(logConfirmLag)+int64(time.Second))
+	ws := st.Flush()
+	require.NotEmpty(t, ws)
+	assert.Greater(t, ws[len(ws)-1].End, t0+200*int64(time.Second), "a's windows of the four minutes close")
 }

@@ -364,19 +364,29 @@ func (s *Store) observeSpan(svc int32, end int64) {
 // wait (SpanClock): a record stamped further ahead (a skewed host) waits as long as this.
 const maxLogLead = 2 * time.Minute
 
-// SpanClock makes only spans move the store's event time, for a store that receives spans: log
+// logConfirmLag is how far behind its own time a log record confirms event time (SpanClock).
+// It stays well under the rca exporter's default idle_timeout (2 min), so an edge stream held
+// back by it is still waited for.
+const logConfirmLag = 45 * time.Second
+
+// SpanClock makes spans move the store's event time, for a store that receives spans: log
 // records (whose pipeline may run ahead of the traces') are then charged to their spans'
 // windows without closing them early, so the answer does not depend on how far one pipeline
-// runs ahead of the other. Without it (a logs-only store) log records move event time. Call it
-// before adding data.
+// runs ahead of the other; they confirm event time only logConfirmLag behind their own time.
+// Without it (a logs-only store) log records move event time. Call it before adding data.
 func (s *Store) SpanClock() { s.spanClock = true }
 
 // observeLog records a log record's time as the progress of its service, one run of records
-// of a service at a time (with SpanClock, only how far the batch runs ahead).
+// of a service at a time (with SpanClock, logConfirmLag behind the record, and how far the
+// batch runs ahead).
 func (s *Store) observeLog(svc string, t int64) {
 	if s.spanClock {
+		// A service's log records confirm event time only logConfirmLag behind them: a logs
+		// pipeline that runs ahead of the traces' (by less than that) changes nothing, and a
+		// service that logs but has no spans to send (every request fails before reaching
+		// it) does not stop event time for the one service that still has spans.
 		s.logLead = max(s.logLead, t-s.clock.Now())
-		return
+		t -= int64(logConfirmLag)
 	}
 	if svc != s.logSvc {
 		if s.logMax > 0 {
@@ -401,12 +411,13 @@ func (s *Store) end() {
 	}
 	if len(s.touched) > 0 {
 		// A progress at or before the clock's time cannot change it, now or later (its time and
-		// the quorum-th progress never decrease), so the clock need not see it.
-		now := s.clock.Now()
+		// the quorum-th progress never decrease), so the clock need not see it, once it follows
+		// a quorum of sources (before, a new source, even behind, holds its time back).
+		now, few := s.clock.Now(), s.clock.Sources() < s.clock.Quorum()
 		for _, i := range s.touched {
 			n := &s.nodes[i]
 			n.touched = false
-			if n.observed > now {
+			if n.observed > now || few {
 				s.observe(n.name, n.observed)
 				moved = true
 			}

@@ -329,6 +329,14 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 		e.stats.DroppedEdgesFull++
 		return
 	}
+	if w.Calls > 0 {
+		if !ed.stopped && ed.lastCalls > 0 && w.WindowStart >= ed.lastCalls+stoppedWindows*ed.win {
+			e.stopCheck(ed) // the silence ended before the watermark passed it
+		}
+		if w.WindowEnd >= ed.lastCalls {
+			ed.lastCalls, ed.win, ed.stopped = w.WindowEnd, w.WindowEnd-w.WindowStart, false
+		}
+	}
 	sig := e.cfg.judge(ed, &w)
 	if sig == nil {
 		return
@@ -694,7 +702,8 @@ func (e *Engine) addTo(inc *openInc, p pendingAnom) {
 func (e *Engine) Advance(now int64) []incident.Incident {
 	e.bump(now)
 	e.judgeWindows(e.wm)
-	if n := e.g.expire(e.wm - int64(e.cfg.EdgeTTL)); n > 0 {
+	e.checkStopped()
+	if n := e.g.expire(e.wm-int64(e.cfg.EdgeTTL), e.inOneIncident); n > 0 {
 		e.stats.EdgesExpired += uint64(n)
 		e.pruneOwn()
 		e.pruneGaps()
@@ -767,6 +776,17 @@ func Signature(inc *incident.Incident) string {
 		b.WriteByte(',')
 	}
 	return b.String()
+}
+
+// inOneIncident reports whether both ends of edge k are services of one open incident: the
+// edge stays in the graph while that incident is ranked, however long ago its calls stopped.
+func (e *Engine) inOneIncident(k edgeKey) bool {
+	for _, inc := range e.open {
+		if inc.services[k.client] != nil && inc.services[k.server] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) prunePending() {

@@ -4,6 +4,8 @@
 package rca
 
 import (
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
+
 	"fmt"
 	"math"
 	"slices"
@@ -44,14 +46,11 @@ type baseline struct {
 // edge's median calls per window. Until the history spans its usual bursts, the latency of such a
 // window is load, not a change: a burst seen once is learned, not alerted on.
 func (b *baseline) burstWhileYoung(n int64) bool {
-	k := min(b.callsN, latHistory)
-	if b.recentN >= latHistory || k < latHistory/4 {
+	if b.recentN >= latHistory {
 		return false
 	}
-	var v [latHistory]float64
-	copy(v[:k], b.calls[:k])
-	slices.Sort(v[:k])
-	return float64(n) >= burstCalls*v[k/2]
+	usual, ok := b.medianCalls()
+	return ok && float64(n) >= burstCalls*usual
 }
 
 // burstCalls is how many times its median calls per window make a young edge's window a burst.
@@ -99,12 +98,39 @@ type edge struct {
 	key      edgeKey
 	lastSeen int64 // window end
 	base     baseline
+	// lastCalls is the end of its last window with calls, win that window's length; stopped
+	// that its calls stopped after lastCalls and it was raised (stopped.go).
+	lastCalls int64
+	win       int64
+	stopped   bool
 }
 
 type node struct {
 	kind string
 	out  map[string]int // callee -> number of edge keys
 	in   map[string]int // caller -> number of edge keys
+	// ends holds the distinct ends of its latest windows with calls (in or out), endsN of
+	// them ever: whether it kept working while one of its edges went quiet (stopped.go).
+	ends  [8]int64
+	endsN int
+}
+
+// activeIn reports whether the node had a window with calls ending in (from, to].
+func (n *node) activeIn(from, to int64) bool {
+	for _, t := range n.ends[:min(n.endsN, len(n.ends))] {
+		if t > from && t <= to {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *node) noteEnd(t int64) {
+	if n.endsN > 0 && n.ends[(n.endsN-1)%len(n.ends)] == t {
+		return
+	}
+	n.ends[n.endsN%len(n.ends)] = t
+	n.endsN++
 }
 
 type depGraph struct {
@@ -150,14 +176,18 @@ func (g *depGraph) upsert(w *EdgeWindow, maxEdges int) *edge {
 	if w.WindowEnd > e.lastSeen {
 		e.lastSeen = w.WindowEnd
 	}
+	if w.Calls > 0 {
+		g.node(w.Client).noteEnd(w.WindowEnd)
+		g.node(w.Server).noteEnd(w.WindowEnd)
+	}
 	return e
 }
 
 // expire removes edges last seen before cutoff and nodes left without edges.
-func (g *depGraph) expire(cutoff int64) int {
+func (g *depGraph) expire(cutoff int64, keep func(k edgeKey) bool) int {
 	n := 0
 	for k, e := range g.edges {
-		if e.lastSeen >= cutoff {
+		if e.lastSeen >= cutoff || (keep != nil && keep(k)) {
 			continue
 		}
 		delete(g.edges, k)
@@ -246,6 +276,8 @@ func (s *edgeSignal) describe(callee string) string {
 		return fmt.Sprintf("%.0f%% of %d calls from %s to %s fail (baseline %.1f%%)", 100*s.errRate, s.calls, s.caller, callee, 100*s.base)
 	case "edge_latency":
 		return fmt.Sprintf("p95 latency of calls from %s to %s is %.0f ms (baseline %.0f ms)", s.caller, callee, s.p95, s.baseP95)
+	case contract.TypeEdgeStopped:
+		return describeStopped(s, callee)
 	default:
 		if s.calls > 0 { // calls without status, failed by the error records linked to their spans
 			return fmt.Sprintf("%.0f%% of %d calls from %s to %s log errors (baseline %.1f%%)", 100*s.errRate, s.calls, s.caller, callee, 100*s.base)

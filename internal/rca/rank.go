@@ -373,6 +373,8 @@ func (e *Engine) reasons(c *cand, minOnset int64) []string {
 			r = append(r, fmt.Sprintf("edge errors from %s (%.0f%%)", k, 100*s.errRate))
 		case "edge_latency":
 			r = append(r, fmt.Sprintf("edge latency from %s (p95 %.0f ms)", k, s.p95))
+		case contract.TypeEdgeStopped:
+			r = append(r, fmt.Sprintf("calls from %s stopped", k))
 		default:
 			r = append(r, fmt.Sprintf("error logs on calls from %s", k))
 		}

@@ -1,0 +1,117 @@
+// Copyright The otelcol-aiops Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package rca
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
+)
+
+// Stopped calls: a busy edge whose calls stop while its caller keeps working (it still calls
+// others or serves its own callers) and fails (error bursts in its logs, errors on the calls it
+// serves) lost its callee: a network partition, a callee that refuses connections before any
+// span of its own starts. With kind-less spans the failed calls leave no edge at all, only the
+// caller's error lines; the silence of the edge is what names the callee. A caller that stops
+// calling without failing is held up elsewhere (a slow dependency upstream of the call) or was
+// rerouted: not evidence against the callee.
+
+// stoppedWindows is how many whole windows without calls stop a busy edge; stoppedMinCalls
+// the median calls per window of its history that make it busy (a quiet edge pauses by chance).
+const (
+	stoppedWindows  = 2
+	stoppedMinCalls = 10
+)
+
+// stopScore is the score of a stopped edge (High): it joins and ranks, and opens an incident
+// only where its edge's anomalies may (an internal edge's do not by default).
+const stopScore = 0.8
+
+// checkStopped raises the stopped edges whose silence the watermark has passed, in key order.
+func (e *Engine) checkStopped() {
+	var due []*edge
+	for _, ed := range e.g.edges {
+		if !ed.stopped && ed.win > 0 && ed.lastCalls > 0 && e.wm >= ed.lastCalls+stoppedWindows*ed.win {
+			due = append(due, ed)
+		}
+	}
+	slices.SortFunc(due, func(a, b *edge) int {
+		return strings.Compare(a.key.client+"\x00"+a.key.server+"\x00"+a.key.conn, b.key.client+"\x00"+b.key.server+"\x00"+b.key.conn)
+	})
+	for _, ed := range due {
+		e.stopCheck(ed)
+	}
+}
+
+// stopCheck decides once whether edge ed, silent for stoppedWindows windows after lastCalls,
+// stopped: it was busy, its caller is a service, and the caller had calls in or out in those
+// windows. It runs when the watermark passes the silence, or when the edge's next window comes
+// after it, whichever is first, and decides from the windows up to the silence's end only, so
+// the answer does not depend on when it runs.
+func (e *Engine) stopCheck(ed *edge) {
+	ed.stopped = true
+	from, to := ed.lastCalls, ed.lastCalls+stoppedWindows*ed.win
+	if strings.HasPrefix(ed.key.client, "[") {
+		return
+	}
+	usual, ok := ed.base.medianCalls()
+	if !ok || usual < stoppedMinCalls {
+		return
+	}
+	c := e.g.nodes[ed.key.client]
+	if c == nil || !c.activeIn(from, to) {
+		return // the caller went quiet too: no traffic, not a lost callee
+	}
+	if !e.failsIn(ed.key.client, from-stoppedWindows*ed.win, to) {
+		return // a caller that stopped calling without failing: held up elsewhere, or rerouted
+	}
+	if from-ed.win < e.wm-int64(e.cfg.CorrelationWindow) {
+		e.stats.DroppedLate++
+		return
+	}
+	e.stats.EdgeAnomalies++
+	sig := &edgeSignal{caller: ed.key.client, kind: contract.TypeEdgeStopped, score: stopScore, calls: int64(usual)}
+	// The calls stopped during the last window with calls, or right after it.
+	a := Anomaly{Service: ed.key.server, Time: from - ed.win, Score: stopScore, Severity: SeverityOf(stopScore),
+		Type: sig.kind, Line: sig.describe(ed.key.server)}
+	if e.onEdgeAnomaly != nil {
+		e.onEdgeAnomaly(a, ed.key.client)
+	}
+	e.place(pendingAnom{a: a, sig: sig, noOpen: !e.cfg.InternalEdgesOpen})
+}
+
+// failsIn reports whether service svc showed failures in [lo, hi]: an error burst in its logs,
+// or errors on the calls it serves.
+func (e *Engine) failsIn(svc string, lo, hi int64) bool {
+	for _, b := range e.hist.svcs[svc] {
+		if b.start+historyBucket <= lo || b.start > hi {
+			continue
+		}
+		t := b.sa.types
+		if t[contract.TypeErrorBurst] > 0 || t[contract.TypeEdgeErrors] > 0 || t[contract.TypeEdgeLogErrors] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// medianCalls is the median calls per window over the edge's recent judged windows (false
+// before latHistory/4 of them).
+func (b *baseline) medianCalls() (float64, bool) {
+	k := min(b.callsN, latHistory)
+	if k < latHistory/4 {
+		return 0, false
+	}
+	var v [latHistory]float64
+	copy(v[:k], b.calls[:k])
+	slices.Sort(v[:k])
+	return v[k/2], true
+}
+
+// describeStopped is the evidence line of a stopped edge.
+func describeStopped(s *edgeSignal, callee string) string {
+	return fmt.Sprintf("calls from %s to %s stopped (usually %d per window) while %s kept working", s.caller, callee, s.calls, s.caller)
+}
