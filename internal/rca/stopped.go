@@ -12,8 +12,7 @@ import (
 )
 
 // Stopped calls: a busy edge whose calls stop while its caller keeps working (it still calls
-// others or serves its own callers) and fails (error bursts in its logs, errors on the calls it
-// serves) lost its callee: a network partition, a callee that refuses connections before any
+// others or serves its own callers) and fails (an error burst in its logs) lost its callee: a network partition, a callee that refuses connections before any
 // span of its own starts. With kind-less spans the failed calls leave no edge at all, only the
 // caller's error lines; the silence of the edge is what names the callee. A caller that stops
 // calling without failing is held up elsewhere (a slow dependency upstream of the call) or was
@@ -83,15 +82,15 @@ func (e *Engine) stopCheck(ed *edge) {
 	e.place(pendingAnom{a: a, sig: sig, noOpen: !e.cfg.InternalEdgesOpen})
 }
 
-// failsIn reports whether service svc showed failures in [lo, hi]: an error burst in its logs,
-// or errors on the calls it serves.
+// failsIn reports whether service svc logged an error burst in [lo, hi]: its own calls fail.
+// Errors on the calls it serves do not count: they say that svc (or something behind it)
+// fails its callers, and a service cut off from its callers stops calling its callees too.
 func (e *Engine) failsIn(svc string, lo, hi int64) bool {
 	for _, b := range e.hist.svcs[svc] {
 		if b.start+historyBucket <= lo || b.start > hi {
 			continue
 		}
-		t := b.sa.types
-		if t[contract.TypeErrorBurst] > 0 || t[contract.TypeEdgeErrors] > 0 || t[contract.TypeEdgeLogErrors] > 0 {
+		if b.sa.types[contract.TypeErrorBurst] > 0 {
 			return true
 		}
 	}

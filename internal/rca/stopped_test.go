@@ -84,6 +84,29 @@ func TestStoppedCallsNeedAFailingBusyCaller(t *testing.T) {
 	assert.NotContains(t, charged, "payment", "a caller that went quiet too")
 	assert.Contains(t, charged, "checkout", "(it is the callee whose calls from frontend stopped)")
 
+	// Cut off from its caller: frontend's calls to checkout fail, checkout (which logs nothing
+	// about it) stops calling payment. The errors on the calls checkout serves do not make it
+	// the failing caller of a lost payment.
+	cut := newSim(t, nil)
+	var cutCharged []string
+	cut.e.ObserveEdgeAnomalies(func(a Anomaly, _ string) {
+		if a.Type == contract.TypeEdgeStopped {
+			cutCharged = append(cutCharged, a.Service)
+		}
+	})
+	for i := range int64(40) {
+		ws := t0 + i*cut.win
+		var links []link
+		for _, l := range shop {
+			if i < 30 || l.client != "checkout" {
+				links = append(links, l)
+			}
+		}
+		cut.window(links, ws, []edgeFault{{clientName: "frontend", serverName: "checkout", errRate: 1, from: t0 + 30*cut.win}})
+		cut.advance(ws + cut.win)
+	}
+	assert.Empty(t, cutCharged, "a caller cut off from its own callers")
+
 	quiet := newSim(t, nil)
 	for i := range int64(40) {
 		ws := t0 + i*quiet.win
