@@ -18,7 +18,7 @@ import (
 
 // PromptVersion is the version of the prompts and of the answer schemas. It is part of every
 // cache key, so changing the prompts invalidates cached answers.
-const PromptVersion = "v1"
+const PromptVersion = "v2"
 
 // Record is one analysed log record as the processor saw it.
 type Record struct {
