@@ -242,22 +242,23 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 		}
 		fc := float64(c.outChanged) / float64(max(c.out, 1))
 		fs := float64(s.inChanged) / float64(max(s.in, 1))
-		// An edge that alone changed (its caller's only changed call, its callee's only changed
-		// caller) is charged by the leg of its gap that moved. Otherwise, the caller is slow
-		// when several of its calls changed, more of them than of the callee's, or when more
-		// of its calls changed than of the callee's and several other callers of the callee
-		// still get their answers on time.
+		// The caller is slow when several of its calls changed, more of them than of the
+		// callee's, or when more of its calls changed than of the callee's and several other
+		// callers of the callee still get their answers on time. Otherwise an edge that alone
+		// changed (its caller's only changed call, its callee's only changed caller) is charged
+		// by the leg of its gap that moved, unless the caller's own time changed too; any other
+		// edge to the callee. (The legs come after the other edges: a caller short of CPU
+		// lengthens whichever leg holds its own work.)
 		who, callerSide := k.server, false
-		leg := 0
-		if c.outChanged == 1 && s.inChanged == 1 {
-			leg = st.legSide(e.scratch[:0])
-		}
 		switch {
-		case leg != 0:
-			callerSide = leg > 0
 		case (c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged))) ||
 			(fc > fs && s.in-s.inChanged >= 2):
 			callerSide = true
+		case c.outChanged == 1 && s.inChanged == 1:
+			// A caller whose own time changed too is short of CPU: its work after the call
+			// lengthens the response leg, which would otherwise point at the callee.
+			own := e.own[k.client]
+			callerSide = st.legSide(e.scratch[:0]) > 0 || (own != nil && own.self.run > 0)
 		}
 		if callerSide {
 			who = k.client

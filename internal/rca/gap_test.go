@@ -5,6 +5,7 @@ package rca
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,6 +35,13 @@ func gapRunOn(t *testing.T, topology [][2]string, windows, from int, advanceEach
 // the added gap going to the request leg (leg 1) or to the response leg (leg -1).
 func gapRunLegs(t *testing.T, topology [][2]string, windows, from int, advanceEach bool, slow func(c, s string) float64, leg int) ([]incident.Incident, Stats) {
 	t.Helper()
+	return gapRunOwn(t, topology, windows, from, advanceEach, slow, leg, "")
+}
+
+// gapRunOwn is gapRunLegs that also feeds every service's own time (10 ms a span), tripled for
+// service starved from window `from` on (none when "").
+func gapRunOwn(t *testing.T, topology [][2]string, windows, from int, advanceEach bool, slow func(c, s string) float64, leg int, starved string) ([]incident.Incident, Stats) {
+	t.Helper()
 	s := newSim(t, nil)
 	const win = 15 * sec
 	var out []incident.Incident
@@ -59,6 +67,22 @@ func gapRunLegs(t *testing.T, topology [][2]string, windows, from int, advanceEa
 				}
 			}
 			s.e.AddEdge(w)
+		}
+		if starved != "" {
+			seen := map[string]bool{}
+			for _, l := range topology {
+				for _, svc := range l {
+					if svc == "user" || seen[svc] {
+						continue
+					}
+					seen[svc] = true
+					self := 10 + 0.5*float64((i*3+len(svc))%4)
+					if svc == starved && i >= from {
+						self *= 3
+					}
+					s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 40, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+				}
+			}
 		}
 		if advanceEach {
 			out = append(out, s.e.Advance(ws+win)...)
@@ -193,6 +217,31 @@ func TestGapLegsNameTheSideOfALoneEdge(t *testing.T) {
 			assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), tc.reason)
 		})
 	}
+}
+
+// TestGapLegsYieldToAStarvedCaller: the same lone edge whose response leg moved, while the
+// caller's own time tripled: a caller short of CPU does its work after the call late, so the
+// response leg points at the wrong side, and the caller is charged.
+func TestGapLegsYieldToAStarvedCaller(t *testing.T) {
+	topo := [][2]string{{"user", "f"}, {"f", "c"}, {"c", "d"}, {"e", "d"}}
+	onFC := func(c, s string) float64 {
+		if c == "f" && s == "c" {
+			return 200
+		}
+		return 0
+	}
+	var charged []string
+	out, _ := gapRunOwn(t, topo, 40, 30, true, onFC, -1, "f")
+	require.NotEmpty(t, out)
+	for _, c := range out[len(out)-1].Candidates {
+		for _, r := range c.Reasons {
+			if strings.Contains(r, "between caller and callee spans") {
+				charged = append(charged, c.Service)
+			}
+		}
+	}
+	assert.Equal(t, []string{"f"}, charged, "the gap goes to the starved caller")
+	assert.Equal(t, "f", out[len(out)-1].RootCauseService)
 }
 
 // TestGapLegsNeedTheirShareOfTheChange: a request leg that moved a little while the gap grew a
