@@ -12,11 +12,12 @@ import (
 )
 
 // Stopped calls: a busy edge whose calls stop while its caller keeps working (it still calls
-// others or serves its own callers) and fails (an error burst in its logs) lost its callee: a network partition, a callee that refuses connections before any
-// span of its own starts. With kind-less spans the failed calls leave no edge at all, only the
-// caller's error lines; the silence of the edge is what names the callee. A caller that stops
-// calling without failing is held up elsewhere (a slow dependency upstream of the call) or was
-// rerouted: not evidence against the callee.
+// others or serves its own callers) and fails (an error burst in its logs) lost its callee: a
+// network partition, a callee that refuses connections before any span of its own starts. With
+// kind-less spans the failed calls leave no edge at all, only the caller's error lines; the
+// silence of the edge is what names the callee. A caller that stops calling without failing is
+// held up elsewhere (a slow dependency upstream of the call) or was rerouted: not evidence
+// against the callee.
 
 // stoppedWindows is how many whole windows without calls stop a busy edge; stoppedMinCalls
 // the median calls per window of its history that make it busy (a quiet edge pauses by chance).
@@ -47,7 +48,7 @@ func (e *Engine) checkStopped() {
 
 // stopCheck decides once whether edge ed, silent for stoppedWindows windows after lastCalls,
 // stopped: it was busy, its caller is a service, and the caller had calls in or out in those
-// windows. It runs when the watermark passes the silence, or when the edge's next window comes
+// windows and logged an error burst then or just before. It runs when the watermark passes the silence, or when the edge's next window comes
 // after it, whichever is first, and decides from the windows up to the silence's end only, so
 // the answer does not depend on when it runs.
 func (e *Engine) stopCheck(ed *edge) {
