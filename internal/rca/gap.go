@@ -19,7 +19,8 @@ import (
 // one that is late; a caller whose calls to several callees all got slower is itself slow.
 // Where one edge alone changed, the legs of its gap tell: a longer request leg (the caller's
 // span start to the call's start) is the caller's egress, a longer response leg (the call's end
-// to the caller's span end) the callee's.
+// to the caller's span end) the callee's, unless the caller's own time changed too (a caller
+// short of CPU does its work after the call late).
 
 // gapObs is one edge window's gap summary, waiting for Advance to pass its end.
 type gapObs struct {
