@@ -131,10 +131,7 @@ func TestGapLegs(t *testing.T) {
 	})
 	ws := st.FlushAll()
 	require.Len(t, ws, 1)
-	byKey := map[string]Edge{}
-	for _, e := range ws[0].Edges {
-		byKey[key(e)] = e
-	}
+	byKey := edgesByKey(ws[0])
 	bc := byKey["b->c/inferred"]
 	assert.Equal(t, uint64(2), bc.GapCalls)
 	assert.InDelta(t, 4.0, bc.GapRequest, 1e-9, "mean of 2 and 6 ms")
@@ -160,10 +157,7 @@ func TestClientAndServerSideLatency(t *testing.T) {
 	})
 	ws := st.FlushAll()
 	require.Len(t, ws, 1)
-	byKey := map[string]Edge{}
-	for _, e := range ws[0].Edges {
-		byKey[key(e)] = e
-	}
+	byKey := edgesByKey(ws[0])
 	ab := byKey["a->b/http"]
 	assert.Equal(t, uint64(3), ab.Calls)
 	assert.Equal(t, uint64(3), ab.ClientSideCalls)
@@ -259,4 +253,13 @@ func TestIdleServicesLogsConfirmEventTime(t *testing.T) {
 	ws := st.Flush()
 	require.NotEmpty(t, ws)
 	assert.Greater(t, ws[len(ws)-1].End, t0+200*int64(time.Second), "a's windows of the four minutes close")
+}
+
+// edgesByKey indexes a window's edges by key (client->server/conn).
+func edgesByKey(w Window) map[string]Edge {
+	m := map[string]Edge{}
+	for _, e := range w.Edges {
+		m[key(e)] = e
+	}
+	return m
 }

@@ -65,15 +65,25 @@ const (
 
 // recentQuantile returns the latQuantile of the recent p95s (false before latHistory/4 windows).
 func (b *baseline) recentQuantile() (float64, bool) {
-	n := min(b.recentN, latHistory)
-	if n < latHistory/4 {
+	var v [latHistory]float64
+	s, ok := sortedRing(&b.recent, b.recentN, &v)
+	if !ok {
 		return 0, false
 	}
-	var v [latHistory]float64
-	copy(v[:n], b.recent[:n])
+	return s[int(latQuantile*float64(len(s)-1))], true
+}
+
+// sortedRing copies the values of ring (n ever written) into v and returns them sorted; false
+// before latHistory/4 of them.
+func sortedRing(ring *[latHistory]float64, n int, v *[latHistory]float64) ([]float64, bool) {
+	n = min(n, latHistory)
+	if n < latHistory/4 {
+		return nil, false
+	}
 	s := v[:n]
+	copy(s, ring[:n])
 	slices.Sort(s)
-	return s[int(latQuantile*float64(n-1))], true
+	return s, true
 }
 
 func (b *baseline) pushRecent(p95 float64) {

@@ -101,14 +101,12 @@ func (e *Engine) failsIn(svc string, lo, hi int64) bool {
 // medianCalls is the median calls per window over the edge's recent judged windows (false
 // before latHistory/4 of them).
 func (b *baseline) medianCalls() (float64, bool) {
-	k := min(b.callsN, latHistory)
-	if k < latHistory/4 {
+	var v [latHistory]float64
+	s, ok := sortedRing(&b.calls, b.callsN, &v)
+	if !ok {
 		return 0, false
 	}
-	var v [latHistory]float64
-	copy(v[:k], b.calls[:k])
-	slices.Sort(v[:k])
-	return v[k/2], true
+	return s[len(s)/2], true
 }
 
 // describeStopped is the evidence line of a stopped edge.
