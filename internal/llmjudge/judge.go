@@ -10,7 +10,9 @@
 // cached verdict is applied at once, and a question that is not cached goes to a bounded queue
 // served by a bounded number of workers. What cannot be asked is counted by reason. A verdict
 // that arrives later is handed to OnVerdict (the processor turns it into a verdict record) and
-// applies to the records of its patterns analysed after it arrived.
+// applies to the records of its patterns analysed after it arrived. Which windows are asked
+// depends on the records and their event time only, not on when answers arrive, so a replay
+// asks the same questions at any speed.
 package llmjudge // import "github.com/otelcol-aiops/otelcol-aiops/internal/llmjudge"
 
 import (
@@ -44,8 +46,8 @@ const (
 const (
 	SkipSampling  = "sampling"   // a normal window outside the sample
 	SkipQueueFull = "queue_full" // every worker busy and the queue full
-	SkipInFlight  = "in_flight"  // the same question is already waiting or being asked
-	SkipKnown     = "known"      // every flagged pattern already has a verdict (or one is being asked)
+	SkipInFlight  = "in_flight"  // the same question is already waiting or being asked; its answer will stand for this window
+	SkipKnown     = "known"      // every flagged pattern was asked about within verdict_ttl (event time)
 	SkipSeverity  = "severity"   // the window's findings are all below min_severity
 	SkipInterval  = "interval"   // the service was asked less than min_interval ago (event time)
 	SkipShutdown  = "shutdown"   // still queued when the component stopped
@@ -67,7 +69,7 @@ type Config struct {
 	Window time.Duration
 	// SampleNormal is the fraction of windows without a statistical finding that are asked
 	// anyway. After a flagged window a service's rate is 1, then it halves with every window
-	// back to SampleNormal. The choice is a hash of service and window, so replays agree.
+	// length of event time back to SampleNormal. The choice is a hash of service and window, so replays agree.
 	SampleNormal float64
 	// MinConfidence is the confidence a verdict needs to raise an anomaly on records the
 	// detectors left normal, or to mark their anomalies benign.
@@ -143,7 +145,7 @@ type svcWindow struct {
 	service string
 	k       int64 // window index: start = k * Window
 	b       *llmprompt.WindowBuilder
-	rate    float64
+	hot     int64 // window index of the last flagged window asked about, or math.MinInt64
 	used    uint64 // recency for the MaxServices bound
 	asked   int64  // window index of the last question (event time), or math.MinInt64
 	skip    int    // normal records since the last one added (sampling of normal records)
@@ -161,6 +163,16 @@ type job struct {
 	patterns []pattern // flagged patterns being asked about
 }
 
+// maxFollowers bounds the windows that wait for one question's answer (same cache key); more
+// are still counted as in_flight but get no verdict of their own.
+const maxFollowers = 8
+
+// flight is a question waiting or being asked, and the later windows with the same key that its
+// answer stands for.
+type flight struct {
+	followers []llmprompt.Window
+}
+
 // Judge is safe for one analysing goroutine (Add, Advance, Lookup) plus its own workers.
 type Judge struct {
 	cfg       Config
@@ -176,8 +188,12 @@ type Judge struct {
 	tick    uint64
 
 	mu       sync.Mutex
-	inflight map[string]struct{}
-	pending  map[pattern]int // flagged patterns of the questions waiting or in flight
+	inflight map[string]*flight
+	// asked holds, per flagged pattern, the end (event time) of the last window asked about it,
+	// answered or not. Whether a window is worth a question depends on it and on event time
+	// only, never on whether an answer has arrived yet, so that a replay asks the same
+	// questions whatever the model's speed. A failed question clears its marks.
+	asked    *lru.Cache[pattern, time.Time]
 	patterns *lru.Cache[pattern, *Verdict]
 	// remembered mirrors patterns.Len() without its lock, for the record path.
 	remembered atomic.Int64
@@ -204,12 +220,15 @@ func New(cfg Config, primary, screening *llm.Client, redact func(string) string,
 		cfg: cfg, primary: primary, screening: screening, redact: redact, counters: counters,
 		onVerdict: onVerdict,
 		windows:   make(map[string]*svcWindow),
-		inflight:  make(map[string]struct{}),
-		pending:   make(map[pattern]int),
+		inflight:  make(map[string]*flight),
 		queue:     make(chan job, cfg.QueueSize),
 	}
 	var err error
 	j.patterns, err = lru.NewWithEvict(cfg.MaxPatterns, func(pattern, *Verdict) { j.counters.PatternsEvicted(1) })
+	if err != nil {
+		return nil, err
+	}
+	j.asked, err = lru.NewWithEvict(cfg.MaxPatterns, func(pattern, time.Time) { j.counters.PatternsEvicted(1) })
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +254,7 @@ func (j *Judge) Stop() {
 	for {
 		select {
 		case jb := <-j.queue:
-			j.done(jb)
+			j.done(jb, nil, false)
 			j.counters.Skipped(SkipShutdown)
 		default:
 			return
@@ -287,7 +306,7 @@ func (j *Judge) newWindow(service string, k int64) *svcWindow {
 			j.last = nil
 		}
 	}
-	sw := &svcWindow{service: service, k: k, b: llmprompt.NewWindowBuilder(service, j.cfg.Limits, j.redact), rate: j.cfg.SampleNormal, asked: math.MinInt64}
+	sw := &svcWindow{service: service, k: k, b: llmprompt.NewWindowBuilder(service, j.cfg.Limits, j.redact), hot: math.MinInt64, asked: math.MinInt64}
 	j.windows[service] = sw
 	return sw
 }
@@ -320,17 +339,15 @@ func (j *Judge) close(sw *svcWindow) {
 		return
 	}
 	if !flagged {
-		rate := sw.rate
-		sw.rate = max(j.cfg.SampleNormal, sw.rate/2)
-		if sampleUnit(sw.service, sw.k) >= rate {
+		if sampleUnit(sw.service, sw.k) >= j.sampleRate(sw) {
 			j.counters.Skipped(SkipSampling)
 			return
 		}
 	}
 	var patterns []pattern
 	if flagged {
-		// A verdict applies to later records of its patterns: a window whose flagged patterns
-		// all have one (or are being asked about) needs no question.
+		// A question about a pattern stands for its windows for VerdictTTL (event time): a
+		// window whose flagged patterns have all been asked about within it needs no question.
 		novel := false
 		j.mu.Lock()
 		for _, t := range w.Templates {
@@ -339,7 +356,7 @@ func (j *Judge) close(sw *svcWindow) {
 			}
 			pk := pattern{sw.service, t.ID}
 			patterns = append(patterns, pk)
-			if j.pending[pk] == 0 && j.Lookup(sw.service, t.ID, w.End) == nil {
+			if at, ok := j.asked.Peek(pk); !ok || w.End.Sub(at) > j.cfg.VerdictTTL {
 				novel = true
 			}
 		}
@@ -355,38 +372,77 @@ func (j *Judge) close(sw *svcWindow) {
 	}
 	if flagged && j.cfg.SampleNormal > 0 {
 		// After a new anomaly every window of the service is sampled, then the rate decays.
-		sw.rate = 1
+		sw.hot = sw.k
 	}
 	key := llmprompt.CacheKey(w, j.primary.Model())
 	if res, ok := j.primary.Cached(taskVerdict, key); ok {
-		sw.asked = sw.k
 		if v, err := llmprompt.ParseVerdict(res.Raw); err == nil {
-			vd := j.verdict(w, v, res, SourceCache)
-			j.apply(vd)
-			if j.onVerdict != nil && (vd.V.IsAnomaly || vd.Flagged) {
-				j.onVerdict(vd)
-			}
+			sw.asked = sw.k
+			j.mark(patterns, w.End)
+			j.answer(w, v, res, SourceCache)
 			return
 		}
 	}
 	j.mu.Lock()
-	if _, busy := j.inflight[key]; busy {
+	if f, busy := j.inflight[key]; busy {
+		// The same question is waiting or being asked: its answer stands for this window too,
+		// as the cache would once it arrives.
+		if len(f.followers) < maxFollowers {
+			f.followers = append(f.followers, w)
+		}
+		j.markLocked(patterns, w.End)
 		j.mu.Unlock()
+		sw.asked = sw.k
 		j.counters.Skipped(SkipInFlight)
 		return
 	}
-	j.inflight[key] = struct{}{}
-	for _, pk := range patterns {
-		j.pending[pk]++
-	}
+	j.inflight[key] = &flight{}
+	j.markLocked(patterns, w.End)
 	j.mu.Unlock()
 	jb := job{w: w, key: key, patterns: patterns}
 	select {
 	case j.queue <- jb:
 		sw.asked = sw.k
 	default:
-		j.done(jb)
+		j.done(jb, nil, false)
 		j.counters.Skipped(SkipQueueFull)
+	}
+}
+
+// sampleRate is the share of sw's normal windows that is asked about: 1 for the window after
+// a flagged window that was asked about, then half as much for each window after it (event
+// time, so a sparse service's window days later is sampled at sample_normal), never below
+// sample_normal.
+func (j *Judge) sampleRate(sw *svcWindow) float64 {
+	if sw.hot == math.MinInt64 || sw.k <= sw.hot {
+		return j.cfg.SampleNormal
+	}
+	d := sw.k - sw.hot - 1
+	if d >= 64 {
+		return j.cfg.SampleNormal
+	}
+	return max(j.cfg.SampleNormal, math.Ldexp(1, -int(d)))
+}
+
+// mark records that patterns were asked about in a window ending at end.
+func (j *Judge) mark(patterns []pattern, end time.Time) {
+	j.mu.Lock()
+	j.markLocked(patterns, end)
+	j.mu.Unlock()
+}
+
+func (j *Judge) markLocked(patterns []pattern, end time.Time) {
+	for _, pk := range patterns {
+		j.asked.Add(pk, end)
+	}
+}
+
+// answer applies a verdict about w and hands it on when it says something about the window.
+func (j *Judge) answer(w llmprompt.Window, v llmprompt.Verdict, res llm.Result, src string) {
+	vd := j.verdict(w, v, res, src)
+	j.apply(vd)
+	if j.onVerdict != nil && (vd.V.IsAnomaly || vd.Flagged) && (j.ctx == nil || j.ctx.Err() == nil) {
+		j.onVerdict(vd)
 	}
 }
 
@@ -395,15 +451,38 @@ const (
 	taskScreen  = "screen"
 )
 
-func (j *Judge) done(jb job) {
+// done ends a question. With a verdict, the windows that waited for it get it as the cache
+// would have given it. Unanswered (failure, queue full, shutdown), its patterns' marks are
+// cleared so that a later window may ask again; screened out, they stand.
+func (j *Judge) done(jb job, answer *llmprompt.Verdict, answered bool) {
 	j.mu.Lock()
+	f := j.inflight[jb.key]
 	delete(j.inflight, jb.key)
-	for _, pk := range jb.patterns {
-		if j.pending[pk]--; j.pending[pk] <= 0 {
-			delete(j.pending, pk)
+	if !answered {
+		j.unmarkLocked(jb.w)
+		if f != nil {
+			for _, w := range f.followers {
+				j.unmarkLocked(w)
+			}
 		}
 	}
 	j.mu.Unlock()
+	if answer == nil || f == nil {
+		return
+	}
+	for _, w := range f.followers {
+		j.answer(w, *answer, llm.Result{Model: j.primary.Model()}, SourceCache)
+	}
+}
+
+// unmarkLocked clears the marks that a question about w set, unless a later one replaced them.
+func (j *Judge) unmarkLocked(w llmprompt.Window) {
+	for _, t := range w.Templates {
+		pk := pattern{w.Service, t.ID}
+		if at, ok := j.asked.Peek(pk); t.Flagged && ok && at.Equal(w.End) {
+			j.asked.Remove(pk)
+		}
+	}
 }
 
 func (j *Judge) work() {
@@ -413,40 +492,42 @@ func (j *Judge) work() {
 		case <-j.ctx.Done():
 			return
 		case jb := <-j.queue:
-			j.ask(jb)
-			j.done(jb)
+			v, answered := j.ask(jb)
+			j.done(jb, v, answered)
 		}
 	}
 }
 
-// ask runs one question: the screening model first when there is one, then the primary.
-func (j *Judge) ask(jb job) {
+// ask runs one question: the screening model first when there is one, then the primary. It
+// returns the primary's verdict, if any, and whether the models answered (a verdict, or the
+// screening model's no).
+func (j *Judge) ask(jb job) (*llmprompt.Verdict, bool) {
 	if j.screening != nil {
 		sys, user := llmprompt.ScreenPrompt(jb.w)
 		res, err := j.screening.Do(j.ctx, llm.Request{Task: taskScreen, System: sys, Prompt: user, CacheKey: jb.key, Validate: llmprompt.ValidateScreen, MaxOutputTokens: 128})
 		if err != nil {
 			if !j.failed(err) {
-				return
+				return nil, false
 			}
 			// A failed screening does not stop a flagged window from being asked.
 			if !jb.w.Flagged() {
-				return
+				return nil, false
 			}
 		} else if s, err := llmprompt.ParseScreen(res.Raw); err != nil || !s.IsAnomaly || s.Confidence < j.cfg.ScreenMinConfidence {
 			j.counters.Result(ResultScreenedOut)
-			return
+			return nil, true
 		}
 	}
 	sys, user := llmprompt.VerdictPrompt(jb.w)
 	res, err := j.primary.Do(j.ctx, llm.Request{Task: taskVerdict, System: sys, Prompt: user, CacheKey: jb.key, Validate: llmprompt.ValidateVerdict})
 	if err != nil {
 		j.failed(err)
-		return
+		return nil, false
 	}
 	v, err := llmprompt.ParseVerdict(res.Raw)
 	if err != nil {
 		j.counters.Result(ResultFailed)
-		return
+		return nil, false
 	}
 	src := SourceLLM
 	if res.Outcome == llm.OutcomeCached {
@@ -457,6 +538,7 @@ func (j *Judge) ask(jb job) {
 	if j.onVerdict != nil && j.ctx.Err() == nil {
 		j.onVerdict(vd)
 	}
+	return &v, true
 }
 
 // failed counts a failed call; it reports false when the call was skipped (budget, rate,

@@ -163,6 +163,16 @@ func TestSamplingRisesAfterAnAnomalyAndDecays(t *testing.T) {
 	assert.GreaterOrEqual(t, asked, 2, "the flagged window and the next one are asked")
 	assert.LessOrEqual(t, asked, 6, "the rate decays back to sample_normal")
 	assert.Equal(t, 40-asked, c.get(c.skipped, SkipSampling)+c.get(c.skipped, SkipInFlight))
+
+	// The rate decays in event time: a sparse service's next normal window, days after its
+	// anomaly, is sampled at sample_normal.
+	for i := range 20 {
+		svc := fmt.Sprintf("sparse-%02d", i)
+		window(j, svc, 0, true)
+		window(j, svc, 20000+i, false)
+	}
+	j.Advance(t0.Add(300 * time.Hour))
+	assert.Equal(t, asked+20, len(j.queue), "only the flagged windows are asked")
 	j.Stop()
 }
 
@@ -270,4 +280,72 @@ func TestBoundsAndValidation(t *testing.T) {
 	}
 	assert.Equal(t, 2, j.Patterns())
 	assert.Equal(t, 3, c.evicted)
+}
+
+// timingScenario feeds one pattern's flagged windows far apart in event time: k=1; k=400, past
+// the first question's verdict_ttl, with the same content (same cache key); k=1200, past the
+// second's, with one more error template (a new key). settle runs after each window (it may
+// wait for the answers or not). It returns the judge's counts.
+func timingScenario(t *testing.T, srv *llmtest.Server, settle func(c *counts)) *counts {
+	t.Helper()
+	c := newCounts()
+	j, err := New(cfg(), newClient(t, srv), nil, nil, c, c.onVerdict)
+	require.NoError(t, err)
+	j.Start()
+	t.Cleanup(j.Stop)
+	window(j, "pay", 1, true)
+	j.Advance(t0.Add(20 * time.Second))
+	settle(c)
+	window(j, "pay", 400, true)
+	j.Advance(t0.Add(4010 * time.Second))
+	settle(c)
+	window(j, "pay", 1200, true)
+	j.Add("pay", &llmprompt.Record{TemplateID: "T5", Template: "retry <*>", Message: "retry 2", SeverityNumber: 17, Time: t0.Add(12007 * time.Second)})
+	j.Advance(t0.Add(12010 * time.Second))
+	settle(c)
+	return c
+}
+
+func TestQuestionsDoNotDependOnAnswerTiming(t *testing.T) {
+	// The model answers at once, and each answer arrives before the next window closes.
+	prompt := llmtest.NewServer(t, llmtest.OpenAI, llmtest.Static(yes))
+	var windows int
+	c1 := timingScenario(t, prompt, func(c *counts) {
+		windows++
+		require.Eventually(t, func() bool { return c.nVerdicts() >= windows }, 5*time.Second, time.Millisecond)
+	})
+	assert.Equal(t, 2, prompt.Calls(), "the second window is answered from the cache, the third has a new key")
+	assert.Equal(t, 3, c1.nVerdicts())
+
+	// The model holds every answer until the replay is over (a fast replay of old data): the
+	// second window waits for the first question's answer, the third is asked all the same.
+	gate := make(chan struct{})
+	slow := llmtest.NewServer(t, llmtest.OpenAI, func(llmtest.Call) llmtest.Reply {
+		<-gate
+		return llmtest.Reply{Content: yes}
+	})
+	c2 := timingScenario(t, slow, func(*counts) {})
+	close(gate)
+	require.Eventually(t, func() bool { return c2.nVerdicts() == 3 }, 5*time.Second, time.Millisecond,
+		"the window that waited for the same question gets its answer")
+	assert.Equal(t, 2, slow.Calls(), "the same questions whether or not the answers have arrived")
+	assert.Equal(t, 1, c2.get(c2.skipped, SkipInFlight))
+	assert.Zero(t, c2.get(c2.skipped, SkipKnown))
+}
+
+func TestFailedQuestionIsAskedAgain(t *testing.T) {
+	srv := llmtest.NewServer(t, llmtest.OpenAI, llmtest.Sequence(llmtest.Reply{Content: "not json"}, llmtest.Reply{Content: "still not json"}, llmtest.Reply{Content: yes}))
+	c := newCounts()
+	j, err := New(cfg(), newClient(t, srv), nil, nil, c, c.onVerdict)
+	require.NoError(t, err)
+	j.Start()
+	defer j.Stop()
+	window(j, "pay", 0, true)
+	j.Advance(t0.Add(10 * time.Second))
+	require.Eventually(t, func() bool { return c.get(c.results, ResultFailed) == 1 }, 5*time.Second, time.Millisecond)
+	window(j, "pay", 3, true) // the same pattern a few windows later
+	j.Advance(t0.Add(40 * time.Second))
+	require.Eventually(t, func() bool { return c.nVerdicts() == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 3, srv.Calls(), "a failed question (a call and its repair) does not stand for later windows")
+	assert.Zero(t, c.get(c.skipped, SkipKnown))
 }

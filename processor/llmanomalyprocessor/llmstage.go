@@ -33,8 +33,8 @@ type LLMConfig struct {
 	// Window is the event-time window per service about which one question at most is asked.
 	Window time.Duration `mapstructure:"window"`
 	// SampleNormal is the fraction of windows without a statistical finding asked anyway. After a
-	// flagged window a service's windows are all asked, then the rate halves per window back to
-	// sample_normal.
+	// flagged window a service's windows are all asked, then the rate halves per window length of
+	// event time back to sample_normal.
 	SampleNormal float64 `mapstructure:"sample_normal"`
 	// MinSeverity: a flagged window is asked only when one of its findings is at least this
 	// severe (Low, Medium, High, Critical). Lower it to ask about more.
