@@ -145,7 +145,7 @@ type svcWindow struct {
 	service string
 	k       int64 // window index: start = k * Window
 	b       *llmprompt.WindowBuilder
-	hot     int64 // window index of the last flagged window asked about, or math.MinInt64
+	hot     int64  // window index of the last flagged window asked about, or math.MinInt64
 	used    uint64 // recency for the MaxServices bound
 	asked   int64  // window index of the last question (event time), or math.MinInt64
 	skip    int    // normal records since the last one added (sampling of normal records)
