@@ -244,22 +244,35 @@ func (e *Engine) judgeGapWindow(ws []gapObs) {
 		fc := float64(c.outChanged) / float64(max(c.out, 1))
 		fs := float64(s.inChanged) / float64(max(s.in, 1))
 		// The caller is slow when several of its calls changed, more of them than of the
-		// callee's, or when more of its calls changed than of the callee's and several other
-		// callers of the callee still get their answers on time. Otherwise an edge that alone
-		// changed (its caller's only changed call, its callee's only changed caller) is charged
-		// by the leg of its gap that moved, unless the caller's own time changed too; any other
-		// edge to the callee. (The legs come after the other edges: a caller short of CPU
-		// lengthens whichever leg holds its own work.)
+		// callee's. When one call of the caller changed, and it is the callee's only changed
+		// caller or several other callers of the callee still get their answers on time, the
+		// leg of its gap that moved decides, unless the caller's own time changed too (then
+		// the caller); without a clear leg, the caller when the callee serves others on time,
+		// else the callee. When more of the caller's calls changed than of the callee's and
+		// several other callers are served on time, the caller; any other edge, the callee.
+		// (The legs come after the other edges: a caller short of CPU lengthens whichever leg
+		// holds its own work.)
 		who, callerSide := k.server, false
+		lone := c.outChanged == 1 && s.inChanged == 1
+		onTime := fc > fs && s.in-s.inChanged >= 2
 		switch {
-		case (c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged))) ||
-			(fc > fs && s.in-s.inChanged >= 2):
+		case c.outChanged >= 2 && (fc > fs || (fc == fs && c.outChanged > s.inChanged)):
 			callerSide = true
-		case c.outChanged == 1 && s.inChanged == 1:
+		case c.outChanged == 1 && (lone || onTime):
 			// A caller whose own time changed too is short of CPU: its work after the call
 			// lengthens the response leg, which would otherwise point at the callee.
-			own := e.own[k.client]
-			callerSide = st.legSide(e.scratch[:0]) > 0 || (own != nil && own.self.run > 0)
+			if own := e.own[k.client]; own != nil && own.self.run > 0 {
+				callerSide = true
+				break
+			}
+			switch st.legSide(e.scratch[:0]) {
+			case 1:
+				callerSide = true
+			case 0:
+				callerSide = onTime
+			}
+		case onTime:
+			callerSide = true
 		}
 		if callerSide {
 			who = k.client

@@ -140,6 +140,16 @@ func TestGapChargesTheCallerWithOneCallee(t *testing.T) {
 	out, _ = gapRunOn(t, thin, 40, 30, true, onlyC)
 	require.NotEmpty(t, out)
 	assert.Equal(t, "x", out[0].RootCauseService, "one caller served on time is not enough to clear x")
+
+	// With legs, the leg that moved decides even though x serves its other callers on time: a
+	// longer response leg is x's answers reaching c late (c's own time did not change).
+	out, _ = gapRunLegs(t, topo, 40, 30, true, onlyC, -1)
+	require.NotEmpty(t, out)
+	assert.Equal(t, "x", out[0].RootCauseService, "the response leg moved")
+	assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), "responses from x reach its callers late")
+	out, _ = gapRunLegs(t, topo, 40, 30, true, onlyC, 1)
+	require.NotEmpty(t, out)
+	assert.Equal(t, "c", out[0].RootCauseService, "the request leg moved")
 }
 
 func TestGapNoiseAndPersistence(t *testing.T) {
