@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -398,9 +399,19 @@ func (e *Engine) place(p pendingAnom) {
 		// A connected service outside the incident: it joins with all its pending evidence once
 		// that evidence reaches join_threshold within open_window; sporadic noise stays out.
 		if e.crossesAt(list, e.cfg.JoinThreshold, false) {
-			delete(e.pending, s)
+			symFrom := e.symptomEpisode(list)
+			var keep []pendingAnom
 			for _, q := range list {
-				e.addTo(inc, q)
+				if q.a.Time >= symFrom || !q.symptom() {
+					e.addTo(inc, q)
+				} else {
+					keep = append(keep, q)
+				}
+			}
+			if len(keep) == 0 {
+				delete(e.pending, s)
+			} else {
+				e.pending[s] = keep
 			}
 		}
 		return
@@ -570,16 +581,29 @@ func (e *Engine) openIncident(s string) {
 	for _, v := range sortedKeys(near) {
 		list := e.pending[v]
 		if v == s {
-			take = append(take, list...)
-			delete(e.pending, v)
+			symFrom := e.symptomEpisode(list)
+			var keep []pendingAnom
+			for _, p := range list {
+				if p.a.Time >= symFrom || !p.symptom() {
+					take = append(take, p)
+				} else {
+					keep = append(keep, p)
+				}
+			}
+			if len(keep) == 0 {
+				delete(e.pending, v)
+			} else {
+				e.pending[v] = keep
+			}
 			continue
 		}
 		if e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold, false) {
 			continue // a neighbour's sporadic or merely unusual lines stay out, as when joining later
 		}
+		from, symFrom := latest-int64(e.cfg.CorrelationWindow), e.symptomEpisode(list)
 		var keep []pendingAnom
 		for _, p := range list {
-			if p.a.Time >= latest-int64(e.cfg.CorrelationWindow) {
+			if p.a.Time >= from && (p.a.Time >= symFrom || !p.symptom()) {
 				take = append(take, p)
 			} else {
 				keep = append(keep, p)
@@ -610,6 +634,49 @@ func (e *Engine) openIncident(s string) {
 		e.addTo(inc, p)
 	}
 	e.open[id] = inc
+}
+
+// symptomEpisode is the time of the first symptom of the last run of symptoms in list that
+// follow each other within recoveredAfter open windows (math.MinInt64 without symptoms). Only
+// that run joins an incident: a symptom separated from it by a quiet spell was an earlier,
+// separate blip, and would date the incident's beginning, and so the earliest symptom of the
+// ranking, to before the problem.
+func (e *Engine) symptomEpisode(list []pendingAnom) int64 {
+	ts := make([]int64, 0, len(list))
+	for i := range list {
+		if list[i].symptom() {
+			ts = append(ts, list[i].a.Time)
+		}
+	}
+	if len(ts) == 0 {
+		return math.MinInt64
+	}
+	slices.Sort(ts)
+	gap := int64(recoveredAfter * e.cfg.OpenWindow)
+	i := len(ts) - 1
+	for i > 0 && ts[i]-ts[i-1] <= gap {
+		i--
+	}
+	return ts[i]
+}
+
+// symptomsReachBack is how far before t the symptoms in list reach in a run whose symptoms
+// follow each other within recoveredAfter open windows: the time of the earliest symptom
+// joined to t by such a run, or t. A symptom before it is an earlier, separate blip.
+func (e *Engine) symptomsReachBack(list []pendingAnom, t int64) int64 {
+	ts := make([]int64, 0, len(list))
+	for i := range list {
+		if list[i].symptom() && list[i].a.Time < t {
+			ts = append(ts, list[i].a.Time)
+		}
+	}
+	slices.Sort(ts)
+	gap := int64(recoveredAfter * e.cfg.OpenWindow)
+	from := t
+	for i := len(ts) - 1; i >= 0 && from-ts[i] <= gap; i-- {
+		from = ts[i]
+	}
+	return from
 }
 
 func (e *Engine) addTo(inc *openInc, p pendingAnom) {
@@ -843,9 +910,11 @@ func (e *Engine) sweep() {
 			if _, member := inc.services[v]; !member && e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold, false) {
 				continue // sporadic evidence of a service outside the incident stays out
 			}
+			symFrom := e.symptomsReachBack(list, inc.began())
 			var keep []pendingAnom
 			for _, p := range list {
-				if p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr && !e.newProblem(inc, &p.a) {
+				if p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr && !e.newProblem(inc, &p.a) &&
+					(p.a.Time >= symFrom || !p.symptom()) {
 					e.addTo(inc, p)
 				} else {
 					keep = append(keep, p)

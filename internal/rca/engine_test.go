@@ -653,6 +653,29 @@ func TestEarlierUnusualLinesOfANeighbourDoNotWin(t *testing.T) {
 	}
 }
 
+// A symptom minutes before an incident, followed by a quiet spell, was a separate blip: when its
+// service later joins the incident with symptoms of the problem, the blip does not come along,
+// so it neither dates the incident's beginning nor makes its service the earliest symptom.
+func TestAnEarlierBlipStaysOutOfTheIncident(t *testing.T) {
+	s := newSim(t, nil)
+	const at = 240 * sec // the problem, 4 minutes after the blip
+	s.runFault(shop, t0, at+120*sec, nil,
+		[]event{
+			{svc: "frontend", typ: "new_template", tid: "f0", tpl: "session store hiccup <*>", score: 0.8, at: 0, every: time.Hour.Nanoseconds()},
+			{svc: "payment", typ: "error_burst", tid: "p1", tpl: "charge failed: <*>", score: 0.85, at: at, every: 2 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c1", tpl: "call to payment failed", score: 0.8, at: at + 1*sec, every: 2 * sec},
+			{svc: "frontend", typ: "error_burst", tid: "f1", tpl: "checkout failed", score: 0.8, at: at + 2*sec, every: 2 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	fs := t0 + 120*sec
+	for _, inc := range fin {
+		assert.Equal(t, "payment", inc.RootCauseService, "candidates %+v", inc.Candidates)
+		assert.Contains(t, inc.AffectedServices, "frontend")
+		assert.GreaterOrEqual(t, inc.StartedAt.UnixNano(), fs+at, "the incident begins with the problem, not with the blip")
+	}
+}
+
 // An incident that is open when the collector stops is restored from the snapshot: the fresh
 // engine continues it (same id, next version, same evidence) and resolves it, instead of opening
 // a duplicate.
