@@ -577,11 +577,14 @@ func (e *Engine) openIncident(s string) {
 			latest = p.a.Time
 		}
 	}
+	// The trigger's last run of symptoms is the problem; neighbours' symptoms join as far as
+	// they reach back to it.
+	began := e.symptomEpisode(trigger)
 	var take []pendingAnom
 	for _, v := range sortedKeys(near) {
 		list := e.pending[v]
 		if v == s {
-			symFrom := e.symptomEpisode(list)
+			symFrom := began
 			var keep []pendingAnom
 			for _, p := range list {
 				if p.a.Time >= symFrom || !p.symptom() {
@@ -600,7 +603,7 @@ func (e *Engine) openIncident(s string) {
 		if e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold, false) {
 			continue // a neighbour's sporadic or merely unusual lines stay out, as when joining later
 		}
-		from, symFrom := latest-int64(e.cfg.CorrelationWindow), e.symptomEpisode(list)
+		from, symFrom := latest-int64(e.cfg.CorrelationWindow), e.symptomsReachBack(list, began)
 		var keep []pendingAnom
 		for _, p := range list {
 			if p.a.Time >= from && (p.a.Time >= symFrom || !p.symptom()) {

@@ -676,6 +676,27 @@ func TestAnEarlierBlipStaysOutOfTheIncident(t *testing.T) {
 	}
 }
 
+// The same when the blip is a neighbour's, pending when the problem's service opens the
+// incident: the neighbour's symptoms join only as far as they reach back to the trigger's.
+func TestANeighboursEarlierBlipStaysOutOfTheIncident(t *testing.T) {
+	s := newSim(t, nil)
+	const at = 240 * sec
+	s.runFault(shop, t0, at+120*sec, nil,
+		[]event{
+			// checkout: a short burst, under open_threshold, four minutes before the problem
+			{svc: "checkout", typ: "error_burst", tid: "c0", tpl: "retrying <*>", score: 0.7, at: 0, every: time.Hour.Nanoseconds()},
+			{svc: "checkout", typ: "error_burst", tid: "c0", tpl: "retrying <*>", score: 0.7, at: 2 * sec, every: time.Hour.Nanoseconds()},
+			{svc: "payment", typ: "error_burst", tid: "p1", tpl: "charge failed: <*>", score: 0.85, at: at, every: 2 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	fs := t0 + 120*sec
+	for _, inc := range fin {
+		assert.Equal(t, "payment", inc.RootCauseService, "candidates %+v", inc.Candidates)
+		assert.GreaterOrEqual(t, inc.StartedAt.UnixNano(), fs+at, "the incident begins with the problem, not with the blip")
+	}
+}
+
 // An incident that is open when the collector stops is restored from the snapshot: the fresh
 // engine continues it (same id, next version, same evidence) and resolves it, instead of opening
 // a duplicate.
