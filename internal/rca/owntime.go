@@ -152,8 +152,11 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 			judged++
 			// Changed: at least OwnTimeFactor times the median and well outside the usual
 			// spread (heavy tails and bursts widen the MAD), by at least 1 ms.
+			// A very steady service is changed at half of the factor's move when the value is
+			// far outside its spread (30 scaled MADs).
 			floor := med + max(6*1.4826*mad, 1)
-			if sig.v >= med*e.cfg.OwnTimeFactor && sig.v >= floor {
+			tight := sig.v >= med*(1+(e.cfg.OwnTimeFactor-1)/2) && sig.v >= med+max(30*1.4826*mad, 1)
+			if (sig.v >= med*e.cfg.OwnTimeFactor || tight) && sig.v >= floor {
 				if burst {
 					e.stats.OwnTimeFleetWide++
 					continue

@@ -80,6 +80,43 @@ func TestOwnTimeNoiseAndFleetWide(t *testing.T) {
 	assert.Empty(t, out, "every service slower together is load, not a fault")
 }
 
+// A service whose own time is very steady is changed at less than OwnTimeFactor when the move
+// is far outside its spread: CPU contention that slows it by 1.8x is a fault. The same move in a
+// noisy service, or a smaller one, is not.
+func TestOwnTimeOfASteadyServiceMovesLess(t *testing.T) {
+	run := func(factor, noise float64) []incident.Incident {
+		s := newSim(t, nil)
+		const win = 15 * sec
+		var out []incident.Incident
+		for i := range 60 {
+			ws := t0 + int64(i)*win
+			for _, l := range [][2]string{{"user", "a"}, {"a", "b"}, {"b", "c"}} {
+				w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
+					Calls: 100, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
+				if l[0] == "user" {
+					w.ClientKind = "user"
+				}
+				s.e.AddEdge(w)
+			}
+			for j, svc := range []string{"a", "b", "c"} {
+				self := 6 + float64(j) + (0.02+noise)*float64((i*7+j*3)%5)
+				if i >= 40 && svc == "b" {
+					self *= factor
+				}
+				s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+			}
+			out = append(out, s.e.Advance(ws+win)...)
+		}
+		return out
+	}
+	out := run(1.8, 0)
+	require.NotEmpty(t, out, "1.8x on a steady service")
+	assert.Equal(t, "b", out[0].RootCauseService)
+	assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), "own time per span of b is")
+	assert.Empty(t, run(1.4, 0), "under half of the factor's move: not a change")
+	assert.Empty(t, run(1.8, 0.5), "1.8x within a wide spread is left to the factor")
+}
+
 func TestOwnTimeOneWindowIsNotEnough(t *testing.T) {
 	s := newSim(t, nil)
 	const win = 15 * sec
