@@ -400,19 +400,8 @@ func (e *Engine) place(p pendingAnom) {
 		// that evidence reaches join_threshold within open_window; sporadic noise stays out.
 		if e.crossesAt(list, e.cfg.JoinThreshold, false) {
 			symFrom := e.symptomEpisode(list)
-			var keep []pendingAnom
-			for _, q := range list {
-				if q.a.Time >= symFrom || !q.symptom() {
-					e.addTo(inc, q)
-				} else {
-					keep = append(keep, q)
-				}
-			}
-			if len(keep) == 0 {
-				delete(e.pending, s)
-			} else {
-				e.pending[s] = keep
-			}
+			e.takePending(s, list, func(q *pendingAnom) bool { return q.a.Time >= symFrom || !q.symptom() },
+				func(q pendingAnom) { e.addTo(inc, q) })
 		}
 		return
 	}
@@ -581,42 +570,18 @@ func (e *Engine) openIncident(s string) {
 	// they reach back to it.
 	began := e.symptomEpisode(trigger)
 	var take []pendingAnom
+	use := func(p pendingAnom) { take = append(take, p) }
 	for _, v := range sortedKeys(near) {
 		list := e.pending[v]
 		if v == s {
-			symFrom := began
-			var keep []pendingAnom
-			for _, p := range list {
-				if p.a.Time >= symFrom || !p.symptom() {
-					take = append(take, p)
-				} else {
-					keep = append(keep, p)
-				}
-			}
-			if len(keep) == 0 {
-				delete(e.pending, v)
-			} else {
-				e.pending[v] = keep
-			}
+			e.takePending(v, list, func(p *pendingAnom) bool { return p.a.Time >= began || !p.symptom() }, use)
 			continue
 		}
 		if e.cfg.JoinThreshold > 0 && !hasEdgeSignal(list) && !e.crossesAt(list, e.cfg.JoinThreshold, false) {
 			continue // a neighbour's sporadic or merely unusual lines stay out, as when joining later
 		}
 		from, symFrom := latest-int64(e.cfg.CorrelationWindow), e.symptomsReachBack(list, began)
-		var keep []pendingAnom
-		for _, p := range list {
-			if p.a.Time >= from && (p.a.Time >= symFrom || !p.symptom()) {
-				take = append(take, p)
-			} else {
-				keep = append(keep, p)
-			}
-		}
-		if len(keep) == 0 {
-			delete(e.pending, v)
-		} else {
-			e.pending[v] = keep
-		}
+		e.takePending(v, list, func(p *pendingAnom) bool { return p.a.Time >= from && (p.a.Time >= symFrom || !p.symptom()) }, use)
 	}
 	sort.SliceStable(take, func(i, j int) bool {
 		if take[i].a.Time != take[j].a.Time {
@@ -637,6 +602,24 @@ func (e *Engine) openIncident(s string) {
 		e.addTo(inc, p)
 	}
 	e.open[id] = inc
+}
+
+// takePending hands the anomalies of service v's pending list that ok accepts to use, in order,
+// and keeps the others pending.
+func (e *Engine) takePending(v string, list []pendingAnom, ok func(*pendingAnom) bool, use func(pendingAnom)) {
+	var keep []pendingAnom
+	for i := range list {
+		if ok(&list[i]) {
+			use(list[i])
+		} else {
+			keep = append(keep, list[i])
+		}
+	}
+	if len(keep) == 0 {
+		delete(e.pending, v)
+	} else {
+		e.pending[v] = keep
+	}
 }
 
 // symptomEpisode is the time of the first symptom of the last run of symptoms in list that
@@ -914,20 +897,10 @@ func (e *Engine) sweep() {
 				continue // sporadic evidence of a service outside the incident stays out
 			}
 			symFrom := e.symptomsReachBack(list, inc.began())
-			var keep []pendingAnom
-			for _, p := range list {
-				if p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr && !e.newProblem(inc, &p.a) &&
-					(p.a.Time >= symFrom || !p.symptom()) {
-					e.addTo(inc, p)
-				} else {
-					keep = append(keep, p)
-				}
-			}
-			if len(keep) == 0 {
-				delete(e.pending, v)
-			} else {
-				e.pending[v] = keep
-			}
+			e.takePending(v, list, func(p *pendingAnom) bool {
+				return p.a.Time >= inc.start-corr && p.a.Time <= inc.last+corr && !e.newProblem(inc, &p.a) &&
+					(p.a.Time >= symFrom || !p.symptom())
+			}, func(p pendingAnom) { e.addTo(inc, p) })
 		}
 	}
 }

@@ -31,6 +31,15 @@ func ownRun(t *testing.T, cfg func(*Config), windows, from int, factor float64, 
 // ownRunWith is ownRun with the factor of service svc's own time in window i given by factor.
 func ownRunWith(t *testing.T, cfg func(*Config), windows int, factor func(i int, svc string) float64) []incident.Incident {
 	t.Helper()
+	return ownRunSelf(t, cfg, windows, func(i, j int, svc string) float64 {
+		return (2.0 + float64(j) + 0.3*float64((i*7+j*3)%5)) * factor(i, svc) // a little noise
+	})
+}
+
+// ownRunSelf feeds the windows of ownRun with the own time of the j-th service svc in window i
+// given by self.
+func ownRunSelf(t *testing.T, cfg func(*Config), windows int, self func(i, j int, svc string) float64) []incident.Incident {
+	t.Helper()
 	s := newSim(t, cfg)
 	const win = 15 * sec
 	var out []incident.Incident
@@ -45,8 +54,7 @@ func ownRunWith(t *testing.T, cfg func(*Config), windows int, factor func(i int,
 			s.e.AddEdge(w)
 		}
 		for j, svc := range []string{"a", "b", "c"} {
-			self := (2.0 + float64(j) + 0.3*float64((i*7+j*3)%5)) * factor(i, svc) // a little noise
-			s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
+			s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self(i, j, svc), WindowStart: ws, WindowEnd: ws + win})
 		}
 		out = append(out, s.e.Advance(ws+win)...)
 	}
@@ -85,29 +93,13 @@ func TestOwnTimeNoiseAndFleetWide(t *testing.T) {
 // noisy service, or a smaller one, is not.
 func TestOwnTimeOfASteadyServiceMovesLess(t *testing.T) {
 	run := func(factor, noise float64) []incident.Incident {
-		s := newSim(t, nil)
-		const win = 15 * sec
-		var out []incident.Incident
-		for i := range 60 {
-			ws := t0 + int64(i)*win
-			for _, l := range [][2]string{{"user", "a"}, {"a", "b"}, {"b", "c"}} {
-				w := EdgeWindow{Client: l[0], Server: l[1], ClientKind: "service", ServerKind: "service", ConnType: "inferred",
-					Calls: 100, P50: 5, P95: 9, P99: 12, WindowStart: ws, WindowEnd: ws + win}
-				if l[0] == "user" {
-					w.ClientKind = "user"
-				}
-				s.e.AddEdge(w)
+		return ownRunSelf(t, nil, 60, func(i, j int, svc string) float64 {
+			self := 6 + float64(j) + (0.02+noise)*float64((i*7+j*3)%5)
+			if i >= 40 && svc == "b" {
+				self *= factor
 			}
-			for j, svc := range []string{"a", "b", "c"} {
-				self := 6 + float64(j) + (0.02+noise)*float64((i*7+j*3)%5)
-				if i >= 40 && svc == "b" {
-					self *= factor
-				}
-				s.e.AddServiceWindow(ServiceWindow{Service: svc, Spans: 100, SelfMs: self, WindowStart: ws, WindowEnd: ws + win})
-			}
-			out = append(out, s.e.Advance(ws+win)...)
-		}
-		return out
+			return self
+		})
 	}
 	out := run(1.8, 0)
 	require.NotEmpty(t, out, "1.8x on a steady service")
