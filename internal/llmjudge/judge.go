@@ -80,8 +80,8 @@ type Config struct {
 	// ScreenMinConfidence: a screening answer must say anomalous with at least this confidence
 	// for the question to go on to the primary model.
 	ScreenMinConfidence float64
-	// MaxPatterns bounds the remembered verdicts (service and template); least recently used
-	// first out (counted).
+	// MaxPatterns bounds the remembered verdicts and, apart, the marks of questions asked (each
+	// per service and template); least recently used first out (counted).
 	MaxPatterns int
 	// VerdictTTL (event time): a verdict stops applying this long after its window ended.
 	VerdictTTL time.Duration

@@ -48,7 +48,8 @@ type LLMConfig struct {
 	// CanSuppress lets a confident benign verdict clear anomaly.detected on later records of its
 	// patterns. Off: they only get anomaly.llm.benign=true.
 	CanSuppress bool `mapstructure:"can_suppress"`
-	// MaxPatterns bounds the remembered verdicts (service and template).
+	// MaxPatterns bounds the remembered verdicts and the marks of questions asked (each per
+	// service and template).
 	MaxPatterns int `mapstructure:"max_patterns"`
 	// VerdictTTL (event time) is how long after its window a verdict applies to new records.
 	VerdictTTL time.Duration `mapstructure:"verdict_ttl"`

@@ -154,7 +154,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorLlmAnomalyLlmPatternsEvicted, err = builder.meter.Int64Counter(
 		"otelcol_processor_llm_anomaly_llm_patterns_evicted",
-		metric.WithDescription("Remembered LLM verdicts (service and template) evicted because max_patterns was reached. [Development]"),
+		metric.WithDescription("Remembered LLM verdicts, or marks of questions asked, per service and template, evicted because max_patterns was reached. [Development]"),
 		metric.WithUnit("{verdicts}"),
 	)
 	errs = errors.Join(errs, err)

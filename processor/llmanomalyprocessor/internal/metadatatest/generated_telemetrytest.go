@@ -103,7 +103,7 @@ func AssertEqualProcessorLlmAnomalyLlmCost(t *testing.T, tt *componenttest.Telem
 func AssertEqualProcessorLlmAnomalyLlmPatternsEvicted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_llm_anomaly_llm_patterns_evicted",
-		Description: "Remembered LLM verdicts (service and template) evicted because max_patterns was reached. [Development]",
+		Description: "Remembered LLM verdicts, or marks of questions asked, per service and template, evicted because max_patterns was reached. [Development]",
 		Unit:        "{verdicts}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
