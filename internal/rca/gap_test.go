@@ -199,18 +199,22 @@ func TestGapInvalidIsDropped(t *testing.T) {
 	assert.Equal(t, uint64(2), s.e.Stats().DroppedInvalid)
 }
 
+// loneTopology: f calls only c and c serves only f (c and e call d); onFC adds 200 ms to that
+// edge's gap.
+var loneTopology = [][2]string{{"user", "f"}, {"f", "c"}, {"c", "d"}, {"e", "d"}}
+
+func onFC(c, s string) float64 {
+	if c == "f" && s == "c" {
+		return 200
+	}
+	return 0
+}
+
 // TestGapLegsNameTheSideOfALoneEdge: f calls only c, c serves only f, and only that edge's gap
 // grew: the shares of changed calls cannot tell whose side is late. The leg that moved does: a
 // longer request leg is f's egress, a longer response leg c's. Without legs the callee stays
 // charged.
 func TestGapLegsNameTheSideOfALoneEdge(t *testing.T) {
-	topo := [][2]string{{"user", "f"}, {"f", "c"}, {"c", "d"}, {"e", "d"}}
-	onFC := func(c, s string) float64 {
-		if c == "f" && s == "c" {
-			return 200
-		}
-		return 0
-	}
 	for _, tc := range []struct {
 		leg    int
 		root   string
@@ -221,7 +225,7 @@ func TestGapLegsNameTheSideOfALoneEdge(t *testing.T) {
 		{0, "c", "responses from c reach its callers late"},
 	} {
 		t.Run(fmt.Sprint("leg", tc.leg), func(t *testing.T) {
-			out, _ := gapRunLegs(t, topo, 40, 30, true, onFC, tc.leg)
+			out, _ := gapRunLegs(t, loneTopology, 40, 30, true, onFC, tc.leg)
 			require.NotEmpty(t, out)
 			assert.Equal(t, tc.root, out[0].RootCauseService)
 			assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), tc.reason)
@@ -233,15 +237,8 @@ func TestGapLegsNameTheSideOfALoneEdge(t *testing.T) {
 // caller's own time tripled: a caller short of CPU does its work after the call late, so the
 // response leg points at the wrong side, and the caller is charged.
 func TestGapLegsYieldToAStarvedCaller(t *testing.T) {
-	topo := [][2]string{{"user", "f"}, {"f", "c"}, {"c", "d"}, {"e", "d"}}
-	onFC := func(c, s string) float64 {
-		if c == "f" && s == "c" {
-			return 200
-		}
-		return 0
-	}
 	var charged []string
-	out, _ := gapRunOwn(t, topo, 40, 30, true, onFC, -1, "f")
+	out, _ := gapRunOwn(t, loneTopology, 40, 30, true, onFC, -1, "f")
 	require.NotEmpty(t, out)
 	for _, c := range out[len(out)-1].Candidates {
 		for _, r := range c.Reasons {
