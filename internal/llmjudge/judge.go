@@ -69,7 +69,8 @@ type Config struct {
 	Window time.Duration
 	// SampleNormal is the fraction of windows without a statistical finding that are asked
 	// anyway. After a flagged window a service's rate is 1, then it halves with every window
-	// length of event time back to SampleNormal. The choice is a hash of service and window, so replays agree.
+	// length of event time back to SampleNormal. The choice is a hash of service and window, so
+	// replays agree.
 	SampleNormal float64
 	// MinConfidence is the confidence a verdict needs to raise an anomaly on records the
 	// detectors left normal, or to mark their anomalies benign.

@@ -73,9 +73,9 @@ type Config struct {
 	// OwnTimeFactor: a service's own time per span in a window (or an edge's call gap, gap.go)
 	// is changed when it is at least this many times its median over its recent normal windows
 	// (and well outside their spread), or half as far above it when that is more than 30
-	// scaled MADs (a steady service's own time; not for gaps); OwnTimePersistence such windows in a row are an own-time
-	// anomaly of the service (a gap needs LatencyPersistence). 0 persistence disables own-time
-	// anomalies.
+	// scaled MADs (a steady service's own time; not for gaps); OwnTimePersistence such windows
+	// in a row are an own-time anomaly of the service (a gap needs LatencyPersistence). 0
+	// persistence disables own-time anomalies.
 	OwnTimeFactor      float64
 	OwnTimePersistence int
 	// FleetShare: when at least three services and more than this share of the services judged in

@@ -628,22 +628,16 @@ func (e *Engine) takePending(v string, list []pendingAnom, ok func(*pendingAnom)
 // separate blip, and would date the incident's beginning, and so the earliest symptom of the
 // ranking, to before the problem.
 func (e *Engine) symptomEpisode(list []pendingAnom) int64 {
-	ts := make([]int64, 0, len(list))
+	last := int64(math.MinInt64)
 	for i := range list {
 		if list[i].symptom() {
-			ts = append(ts, list[i].a.Time)
+			last = max(last, list[i].a.Time)
 		}
 	}
-	if len(ts) == 0 {
-		return math.MinInt64
+	if last == math.MinInt64 {
+		return last
 	}
-	slices.Sort(ts)
-	gap := int64(recoveredAfter * e.cfg.OpenWindow)
-	i := len(ts) - 1
-	for i > 0 && ts[i]-ts[i-1] <= gap {
-		i--
-	}
-	return ts[i]
+	return e.symptomsReachBack(list, last)
 }
 
 // symptomsReachBack is how far before t the symptoms in list reach in a run whose symptoms

@@ -48,9 +48,9 @@ func (e *Engine) checkStopped() {
 
 // stopCheck decides once whether edge ed, silent for stoppedWindows windows after lastCalls,
 // stopped: it was busy, its caller is a service, and the caller had calls in or out in those
-// windows and logged an error burst then or just before. It runs when the watermark passes the silence, or when the edge's next window comes
-// after it, whichever is first, and decides from the windows up to the silence's end only, so
-// the answer does not depend on when it runs.
+// windows and logged an error burst then or just before. It runs when the watermark passes the
+// silence, or when the edge's next window comes after it, whichever is first, and decides from
+// the windows up to the silence's end only, so the answer does not depend on when it runs.
 func (e *Engine) stopCheck(ed *edge) {
 	ed.stopped = true
 	from, to := ed.lastCalls, ed.lastCalls+stoppedWindows*ed.win
