@@ -122,6 +122,8 @@ type tplAgg struct {
 	id, text string
 	count    int
 	first    int64
+	// errors counts its error-level records (history buckets only, stopped.go).
+	errors int
 }
 
 const maxExemplars = 3
@@ -130,9 +132,12 @@ const maxEdgeCallers = 20
 type svcAgg struct {
 	onset, last int64
 	// symOnset is the time of the service's first symptom (0: none yet); symptoms counts them.
-	symOnset  int64
-	symptoms  int
-	count     int
+	symOnset int64
+	symptoms int
+	count    int
+	// errLines counts the log anomalies of error-level records (history buckets only): a
+	// rare template of an error line is no symptom, but many of them say that calls fail.
+	errLines  int
 	maxScore  float64
 	logMax    float64
 	sev       incident.Severity

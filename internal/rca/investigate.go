@@ -557,19 +557,29 @@ func accumulate(sa *svcAgg, p *pendingAnom, maxTemplates, maxEx int) {
 		sa.edgeScore = max(sa.edgeScore, s.score)
 	} else {
 		sa.logMax = max(sa.logMax, a.Score)
+		errLine := a.LogSeverity >= errorSeverity
+		if errLine {
+			sa.errLines++
+		}
 		if a.TemplateID != "" || a.Template != "" {
 			key := a.TemplateID
 			if key == "" {
 				key = a.Template
 			}
 			key = truncate(key, histMaxTemplateLen)
-			if t := sa.templates[key]; t != nil {
+			t := sa.templates[key]
+			if t == nil && len(sa.templates) < maxTemplates {
+				t = &tplAgg{
+					id:   clipString(a.TemplateID, histMaxTemplateLen),
+					text: clipString(a.Template, histMaxTemplateLen), first: a.Time,
+				}
+				sa.templates[strings.Clone(key)] = t
+			}
+			if t != nil {
 				t.count++
 				t.first = min(t.first, a.Time)
-			} else if len(sa.templates) < maxTemplates {
-				sa.templates[strings.Clone(key)] = &tplAgg{
-					id:   clipString(a.TemplateID, histMaxTemplateLen),
-					text: clipString(a.Template, histMaxTemplateLen), count: 1, first: a.Time,
+				if errLine {
+					t.errors++
 				}
 			}
 		}
@@ -593,6 +603,7 @@ func mergeAgg(dst, src *svcAgg, maxTemplates int, lo, hi int64) {
 	dst.onset = min(dst.onset, src.onset)
 	dst.last = max(dst.last, src.last)
 	dst.count += src.count
+	dst.errLines += src.errLines
 	if src.symptoms > 0 {
 		if dst.symptoms == 0 || src.symOnset < dst.symOnset {
 			dst.symOnset = src.symOnset
@@ -619,6 +630,7 @@ func mergeAgg(dst, src *svcAgg, maxTemplates int, lo, hi int64) {
 		if d := dst.templates[k]; d != nil {
 			d.count += t.count
 			d.first = min(d.first, t.first)
+			d.errors += t.errors
 		} else if len(dst.templates) < maxTemplates {
 			c := *t
 			dst.templates[k] = &c

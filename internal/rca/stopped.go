@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/contract"
 )
@@ -65,8 +66,11 @@ func (e *Engine) stopCheck(ed *edge) {
 	if c == nil || !c.activeIn(from, to) {
 		return // the caller went quiet too: no traffic, not a lost callee
 	}
-	if !e.failsIn(ed.key.client, from-stoppedWindows*ed.win, to) {
+	if !e.failsIn(ed.key.client, from-stoppedWindows*ed.win, to, usual) {
 		return // a caller that stopped calling without failing: held up elsewhere, or rerouted
+	}
+	if e.namesAnotherCallee(ed.key.client, ed.key.server, from-stoppedWindows*ed.win, to) {
+		return // its requests fail at another callee first, so they no longer reach this one
 	}
 	if from-ed.win < e.wm-int64(e.cfg.CorrelationWindow) {
 		e.stats.DroppedLate++
@@ -83,19 +87,25 @@ func (e *Engine) stopCheck(ed *edge) {
 	e.place(pendingAnom{a: a, sig: sig, noOpen: !e.cfg.InternalEdgesOpen})
 }
 
-// failsIn reports whether service svc logged an error burst in [lo, hi]: its own calls fail.
-// Errors on the calls it serves do not count: they say that svc (or something behind it)
-// fails its callers, and a service cut off from its callers stops calling its callees too.
-func (e *Engine) failsIn(svc string, lo, hi int64) bool {
+// failsIn reports whether service svc, whose stopped edge usually carries usual calls per
+// window, failed in [lo, hi]: it logged an error burst, or unusual error lines (rare or new
+// templates) as many as half the calls of one window (the calls turned into failures), or
+// error lines that the connector linked to the spans it serves (edge_log_errors: its own
+// lines, judged against the edge's history even while its log detectors warm up). Failed
+// calls to svc without such lines do not count: they say that svc (or something in front of
+// it) fails its callers, and a service cut off from its callers stops calling its callees too.
+func (e *Engine) failsIn(svc string, lo, hi int64, usual float64) bool {
+	lines := 0
 	for _, b := range e.hist.svcs[svc] {
 		if b.start+historyBucket <= lo || b.start > hi {
 			continue
 		}
-		if b.sa.types[contract.TypeErrorBurst] > 0 {
+		if b.sa.types[contract.TypeErrorBurst] > 0 || b.sa.types[contract.TypeEdgeLogErrors] > 0 {
 			return true
 		}
+		lines += b.sa.errLines
 	}
-	return false
+	return float64(lines) >= usual/2
 }
 
 // medianCalls is the median calls per window over the edge's recent judged windows (false
@@ -112,4 +122,42 @@ func (b *baseline) medianCalls() (float64, bool) {
 // describeStopped is the evidence line of a stopped edge.
 func describeStopped(s *edgeSignal, callee string) string {
 	return fmt.Sprintf("calls from %s to %s stopped (usually %d per window) while %s kept working", s.caller, callee, s.calls, s.caller)
+}
+
+// namesAnotherCallee reports whether the error lines that service svc logged as anomalies in
+// [lo, hi] name one or more of its other callees but not callee: its requests fail at the
+// callee they name (a connection refused or an error from that peer) before reaching this one,
+// whose calls therefore stop too. A name counts as a whole word of a template (letters, digits,
+// '-' and '_'), the way host names and service names appear in connection errors. When no
+// callee, or callee itself, is named, the lines do not tell which call fails first.
+func (e *Engine) namesAnotherCallee(svc, callee string, lo, hi int64) bool {
+	n := e.g.nodes[svc]
+	if n == nil {
+		return false
+	}
+	other := false
+	for _, b := range e.hist.svcs[svc] {
+		if b.start+historyBucket <= lo || b.start > hi {
+			continue
+		}
+		for _, t := range b.sa.templates {
+			if t.errors == 0 {
+				continue
+			}
+			for _, w := range strings.FieldsFunc(t.text, notNameRune) {
+				if w == callee {
+					return false
+				}
+				if w != svc && n.out[w] > 0 {
+					other = true
+				}
+			}
+		}
+	}
+	return other
+}
+
+// notNameRune reports whether r cannot be part of a service name as it appears in log lines.
+func notNameRune(r rune) bool {
+	return !(r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
 }

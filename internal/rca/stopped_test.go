@@ -5,6 +5,7 @@ package rca
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,4 +162,70 @@ func TestAnIncidentKeepsItsEdges(t *testing.T) {
 	}
 	assert.Zero(t, s.e.OpenIncidents())
 	assert.Positive(t, gone, "expired once the incident resolved")
+}
+
+// lostCallsRun plays shop for 40 windows; from window 30 on, checkout's calls to the callees in
+// lost stop and checkout logs n lines a window of template tpl at log severity sev, as rare
+// templates (a new error line is rare before it is a burst), and faults change edges. It
+// returns the services charged with stopped calls.
+func lostCallsRun(t *testing.T, lost []string, n int, sev int32, tpl string, faults ...edgeFault) []string {
+	t.Helper()
+	s := newSim(t, nil)
+	var charged []string
+	s.e.ObserveEdgeAnomalies(func(a Anomaly, _ string) {
+		if a.Type == contract.TypeEdgeStopped {
+			charged = append(charged, a.Service)
+		}
+	})
+	for i := range int64(40) {
+		ws := t0 + i*s.win
+		var links []link
+		for _, l := range shop {
+			if i < 30 || l.client != "checkout" || !slices.Contains(lost, l.server) {
+				links = append(links, l)
+			}
+		}
+		s.window(links, ws, faults)
+		for j := range int64(n) {
+			if i >= 30 {
+				s.e.AddAnomaly(Anomaly{Service: "checkout", Time: ws + sec + j*1e6, Score: 0.6, Type: contract.TypeRareTemplate,
+					TemplateID: "c7", Template: tpl, Line: tpl, LogSeverity: sev})
+			}
+		}
+		s.advance(ws + s.win)
+	}
+	slices.Sort(charged)
+	return charged
+}
+
+// TestStoppedCallsTurnedIntoErrorLines: the caller's failed calls need not make an error
+// burst; error lines as many as half the calls of a window (here rare templates) say the calls
+// fail. A few error lines, or many lines below error level, do not.
+func TestStoppedCallsTurnedIntoErrorLines(t *testing.T) {
+	const refused = "dial tcp <*>: connect: connection refused"
+	assert.Equal(t, []string{"payment"}, lostCallsRun(t, []string{"payment"}, 60, 17, refused))
+	assert.Empty(t, lostCallsRun(t, []string{"payment"}, 5, 17, refused), "a few error lines")
+	assert.Empty(t, lostCallsRun(t, []string{"payment"}, 60, 13, refused), "warnings")
+	// Error lines that were not judged anomalous (a service still warming up) but that the
+	// connector linked to the spans checkout serves: its own calls fail.
+	linked := edgeFault{clientName: "frontend", serverName: "checkout", logErrs: 1, from: t0 + 30*10*sec}
+	assert.Equal(t, []string{"payment"}, lostCallsRun(t, []string{"payment"}, 0, 17, "", linked))
+}
+
+// TestStoppedCallsBehindAFailingCall: checkout's requests fail at payment (its error lines name
+// it) and so never reach inventory: both edges stop, only payment is charged. When the lines
+// name no callee, both are.
+func TestStoppedCallsBehindAFailingCall(t *testing.T) {
+	both := []string{"payment", "inventory"}
+	assert.Equal(t, []string{"payment"},
+		lostCallsRun(t, both, 60, 17, "dial tcp payment:8080: connect: connection refused"))
+	assert.Equal(t, []string{"inventory"},
+		lostCallsRun(t, both, 60, 17, "call to inventory failed: status=<*>"))
+	assert.Equal(t, []string{"inventory", "payment"},
+		lostCallsRun(t, both, 60, 17, "dial tcp <*>: connect: connection refused"))
+	assert.Equal(t, []string{"inventory", "payment"},
+		lostCallsRun(t, both, 60, 17, "calls to inventory and payment failed"), "both named")
+	// The requests fail at inventory, which still gets its calls (and answers them with
+	// errors): payment, called after it, is no suspect.
+	assert.Empty(t, lostCallsRun(t, []string{"payment"}, 60, 17, "call to inventory failed: status=<*>"))
 }
