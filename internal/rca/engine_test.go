@@ -803,3 +803,27 @@ func TestServiceNamedLikeTheUserNode(t *testing.T) {
 		}
 	}
 }
+
+// TestALaterSlowDependencyDoesNotExplainAnEarlierFailure: payment fails the calls it serves (a
+// bad deploy: its own error records linked to the spans, a new error template); four minutes
+// later the calls to its database slow down. The database's symptoms came after payment's and
+// cannot have caused them: payment's dependencies count as healthy, and it stays the root cause.
+func TestALaterSlowDependencyDoesNotExplainAnEarlierFailure(t *testing.T) {
+	s := newSim(t, nil)
+	s.runFault(shop, t0, 8*60*sec,
+		[]edgeFault{
+			{clientName: "checkout", serverName: "payment", logErrs: 1},
+			{clientName: "payment", serverName: "orders-db", p95: 900, from: 240 * sec},
+		},
+		[]event{
+			{svc: "payment", typ: "new_template", tid: "p1", tpl: "NullPointerException in ChargeService", score: 0.9, at: 0, every: 2 * sec},
+			{svc: "checkout", typ: "error_burst", tid: "c1", tpl: "call to payment failed", score: 0.8, at: sec, every: 2 * sec},
+			{svc: "frontend", typ: "error_burst", tid: "f1", tpl: "checkout failed", score: 0.8, at: 2 * sec, every: 2 * sec},
+		})
+	fin := s.final()
+	require.Len(t, fin, 1)
+	for _, inc := range fin {
+		assert.Equal(t, "payment", inc.RootCauseService, "candidates %+v", inc.Candidates)
+		assert.Contains(t, inc.AffectedServices, "orders-db", "the later slowdown joined the incident")
+	}
+}

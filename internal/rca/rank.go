@@ -139,7 +139,10 @@ func (e *Engine) rank(inc *openInc) {
 		}
 		cs[i] = c
 	}
-	// healthy dependencies: 1 - strongest anomaly among the node's callees
+	// healthy dependencies: 1 - strongest anomaly among the node's callees. A callee whose first
+	// symptom came more than laterThan after the node's cannot have caused the node's: it does
+	// not count.
+	laterThan := 4 * int64(e.cfg.OnsetScale)
 	for _, c := range cs {
 		if c.sa == nil {
 			continue
@@ -147,9 +150,11 @@ func (e *Engine) rank(inc *openInc) {
 		worst := 0.0
 		if nd := e.g.nodes[c.name]; nd != nil {
 			for v := range nd.out {
-				if j, ok := idx[v]; ok {
-					worst = max(worst, cs[j].a)
+				j, ok := idx[v]
+				if !ok || (c.hasOnset && cs[j].hasOnset && cs[j].onsetAt > c.onsetAt+laterThan) {
+					continue
 				}
+				worst = max(worst, cs[j].a)
 			}
 		}
 		c.healthy = 1 - worst
