@@ -6,7 +6,6 @@ package rca
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -196,29 +195,41 @@ func TestAFreshEdgeNeedsHistory(t *testing.T) {
 	assert.Positive(t, late.e.Stats().EdgeAnomalies, "the same burst after 2 minutes of history")
 }
 
-// TestAYoungEdgeLearnsABurst: until an edge's latency history spans 40 windows, a window with
-// 1.5 times its median calls or more is a burst of requests, and its latency is load (learned,
-// not alerted on). The same latency without the extra calls is a change; and once the history
-// is long enough to hold the edge's usual bursts, it alone decides.
-func TestAYoungEdgeLearnsABurst(t *testing.T) {
+// TestAnEdgeLearnsItsBursts: a window with 1.5 times the edge's median calls or more is a burst
+// of requests. Until an edge's latency history spans 40 windows, a burst's latency is load
+// (learned, not alerted on); the same latency without the extra calls is a change. Afterwards
+// the first burst is learned too (bursts can come less often than the history spans), and a
+// later one is judged against the earlier bursts: as slow as they were is load, three times
+// slower is a change.
+func TestAnEdgeLearnsItsBursts(t *testing.T) {
 	entry := []link{{"user", "frontend", "user", "service"}}
-	run := func(f edgeFault, from, windows int64) Stats {
+	type burst struct {
+		from  int64
+		calls float64
+		p95   float64
+	}
+	run := func(windows int64, bursts ...burst) Stats {
 		s := newSim(t, nil)
-		f.clientName, f.serverName, f.from = "user", "frontend", t0+from*s.win
-		f.p95 = 500
 		for i := range windows {
-			if i == from+4 { // the burst lasts four windows
-				f.from = math.MaxInt64
+			var f []edgeFault
+			for _, b := range bursts {
+				if i >= b.from && i < b.from+4 { // a burst lasts four windows
+					f = append(f, edgeFault{clientName: "user", serverName: "frontend", calls: b.calls, p95: b.p95})
+				}
 			}
-			s.window(entry, t0+i*s.win, []edgeFault{f})
+			s.window(entry, t0+i*s.win, f)
 			s.advance(t0 + (i+1)*s.win)
 		}
 		return s.e.Stats()
 	}
-	assert.Zero(t, run(edgeFault{calls: 4}, 20, 30).EdgeAnomalies, "four times the calls after 200 s of history: a burst")
-	assert.Positive(t, run(edgeFault{}, 20, 30).EdgeAnomalies, "the same latency with the usual calls")
-	assert.Positive(t, run(edgeFault{calls: 1.2}, 20, 30).EdgeAnomalies, "a few more calls than usual are no burst")
-	assert.Positive(t, run(edgeFault{calls: 4}, 60, 70).EdgeAnomalies, "after 40 windows of history the history decides")
+	assert.Zero(t, run(30, burst{20, 4, 500}).EdgeAnomalies, "four times the calls after 200 s of history: a burst")
+	assert.Positive(t, run(30, burst{20, 0, 500}).EdgeAnomalies, "the same latency with the usual calls")
+	assert.Positive(t, run(30, burst{20, 1.2, 500}).EdgeAnomalies, "a few more calls than usual are no burst")
+
+	assert.Zero(t, run(70, burst{60, 4, 500}).EdgeAnomalies, "the first burst after 40 windows of history")
+	assert.Positive(t, run(70, burst{60, 0, 500}).EdgeAnomalies, "the same latency with the usual calls, then")
+	assert.Zero(t, run(110, burst{60, 4, 500}, burst{100, 4, 600}).EdgeAnomalies, "a burst as slow as the earlier one")
+	assert.Positive(t, run(110, burst{60, 4, 500}, burst{100, 4, 1500}).EdgeAnomalies, "a burst three times slower")
 }
 
 func TestCascadingTimeout(t *testing.T) {

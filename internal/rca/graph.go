@@ -39,6 +39,32 @@ type baseline struct {
 	// that a young edge can tell a burst of requests from a change (see burstWhileYoung).
 	calls  [latHistory]float64
 	callsN int
+	// bursts holds the p95 of the last burst windows (burstsN of them ever): windows with at
+	// least burstCalls times the edge's median calls, judged against each other (see
+	// burstLoad), since bursts can come less often than recent spans.
+	bursts  [8]float64
+	burstsN int
+}
+
+// burstLoad reports whether a window of n calls with the given p95 on an edge past its youth is
+// a burst of requests whose latency is load: at least burstCalls times the edge's median calls,
+// on an edge that has seen no burst before (the first is learned) or not slower than
+// LatencyFactor times the median p95 of its earlier bursts. It also reports whether the window
+// is a burst at all.
+func (b *baseline) burstLoad(n int64, p95, factor float64) (load, burst bool) {
+	usual, ok := b.medianCalls()
+	if !ok || float64(n) < burstCalls*usual {
+		return false, false
+	}
+	if b.burstsN == 0 {
+		return true, true
+	}
+	var v [8]float64
+	k := min(b.burstsN, len(b.bursts))
+	copy(v[:], b.bursts[:k])
+	s := v[:k]
+	slices.Sort(s)
+	return p95 < factor*s[len(s)/2], true
 }
 
 // burstWhileYoung reports whether a window of n calls on an edge whose latency history is
@@ -364,6 +390,13 @@ func (c *Config) judge(e *edge, w *EdgeWindow) *edgeSignal {
 			usual, ok := b.recentQuantile()
 			off := ok && ratio >= c.LatencyFactor && inc >= c.MinLatencyIncreaseMs && inc >= 4*b.p95Dev && w.P95 >= usual*c.LatencyFactor/2 &&
 				!b.burstWhileYoung(w.Calls)
+			if load, burst := b.burstLoad(w.Calls, w.P95, c.LatencyFactor); burst {
+				off = off && !load
+				if !off {
+					b.bursts[b.burstsN%len(b.bursts)] = w.P95
+					b.burstsN++
+				}
+			}
 			latOff = off
 			if off {
 				if b.latRun == 0 {
