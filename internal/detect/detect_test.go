@@ -437,6 +437,40 @@ func TestErrorBurstLongWindow(t *testing.T) {
 	}
 }
 
+// TestErrorBurstFollowsTheLoad: a service logs 10 lines a second and an error every 20 s for an
+// hour. When its traffic triples for ten minutes (a burst of requests), errors that follow the
+// traffic triple too: that is load, not an error burst. The same errors at the usual traffic
+// are one. Without the service's record counts (rate spikes off) the load is not known.
+func TestErrorBurstFollowsTheLoad(t *testing.T) {
+	run := func(spikes bool, busy int) int {
+		cfg := onlyConfig(func(c *Config) {
+			c.ErrorBurst.Enabled = true
+			c.Rate.SpikeEnabled = spikes
+		})
+		f := newFeeder(newDet(t, cfg))
+		bursts := 0
+		for s := int64(0); s < 70*60; s++ {
+			lines, every := 10, int64(20)
+			if s >= 60*60 { // the last ten minutes
+				lines, every = busy*10, 20/3
+			}
+			for i := range lines {
+				sev := int32(9)
+				if i == 0 && s%every == 0 {
+					sev = 17
+				}
+				if v := f.obs(t0+s*sec+int64(i), "l", sev, ""); v.Kind == KindErrorBurst {
+					bursts++
+				}
+			}
+		}
+		return bursts
+	}
+	assert.Zero(t, run(true, 3), "three times the errors with three times the traffic")
+	assert.Positive(t, run(true, 1), "three times the errors at the usual traffic")
+	assert.Positive(t, run(false, 3), "the load unknown")
+}
+
 func TestErrorBurstNeedsHistory(t *testing.T) {
 	cfg := onlyConfig(func(c *Config) { c.ErrorBurst.Enabled = true })
 	f := newFeeder(newDet(t, cfg))

@@ -223,13 +223,19 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 		if covered < w || k < uint64(cfg.MinCount) {
 			return // less than one window of history
 		}
+		// The window's exposure: its length, times how much busier the service was in it
+		// (errors that follow the traffic rise with it; see loadFactor).
+		exp := float64(w)
+		if !long {
+			exp *= d.loadFactor(t, bi-w+1, k)
+		}
 		// Expected errors in the window at the baseline rate (for the
 		// reason text and the direction; burstPValue judges significance).
-		lambda := float64(base) / float64(covered) * float64(w)
+		lambda := float64(base) / float64(covered) * exp
 		if float64(k) <= lambda {
 			return
 		}
-		pv := burstPValue(k, base, w, covered)
+		pv := burstPValue(k, base, exp, float64(covered))
 		if pv > cfg.MaxPValue {
 			return
 		}
@@ -271,10 +277,54 @@ func (d *Detector) ebBaseline(end int64) (uint64, int64) {
 // p-value is its upper tail P(X >= k) = I_q(k, base+1) (regularised incomplete beta). With a
 // short history (just after warm-up) a handful of errors is not significant; with a long one the
 // test approaches a Poisson test against the baseline rate.
-func burstPValue(k, base uint64, w, covered int64) float64 {
+func burstPValue(k, base uint64, w, covered float64) float64 {
 	if k == 0 {
 		return 1
 	}
-	q := float64(w) / float64(w+covered)
+	q := w / (w + covered)
 	return mathext.RegIncBeta(float64(k), float64(base)+1, q)
+}
+
+// loadMinBuckets is how many rate buckets before an error_burst window the service's record
+// counts must hold for its load to be compared (loadFactor).
+const loadMinBuckets = 10
+
+// loadFactor is how many times busier the service was, in records per unit of event time (the
+// window's k errors not counted), from the start of sub-bucket from (the short window) to t
+// than in the rate buckets before it that its record counts still hold (rate.history); 1
+// when it was not busier or that is not known (rate spikes off, less than loadMinBuckets of
+// history). Errors that follow the traffic (timeouts, disconnected clients) rise with a burst
+// of requests; the window's expected errors rise with it, so a burst of load is not a burst of
+// errors, while errors that rise against the traffic are judged as before.
+func (d *Detector) loadFactor(t, from int64, k uint64) float64 {
+	if d.svcRing == nil || d.rateBucket <= 0 {
+		return 1
+	}
+	rb := d.rateBucket
+	start := from * d.ebSub
+	cur, ws := eventtime.FloorDiv(t, rb), eventtime.FloorDiv(start, rb)
+	lo := max(cur-int64(d.cfg.Rate.History)+1, eventtime.FloorDiv(d.firstTime, rb))
+	if ws-lo < loadMinBuckets || cur < ws || cur != d.svcHead {
+		return 1
+	}
+	n := int64(len(d.svcRing))
+	var win, base uint64
+	for b := lo; b <= cur; b++ {
+		v := uint64(d.svcRing[eventtime.Mod(b, n)])
+		if b < ws {
+			base += v
+		} else {
+			win += v
+		}
+	}
+	// The window's own errors are taken out (a storm of them is no load); the baseline's are
+	// few, and leaving them in only brings the factor closer to 1.
+	okWin := float64(win) - float64(k)
+	okBase := float64(base)
+	durWin := float64(t - ws*rb + 1)
+	durBase := float64((ws - lo) * rb)
+	if okWin <= 0 || okBase <= 0 {
+		return 1
+	}
+	return max(1, (okWin/durWin)/(okBase/durBase))
 }

@@ -46,11 +46,11 @@ type baseline struct {
 	burstsN int
 }
 
-// burstLoad reports whether a window of n calls with the given p95 on an edge past its youth is
-// a burst of requests whose latency is load: at least burstCalls times the edge's median calls,
-// on an edge that has seen no burst before (the first is learned) or not slower than
-// LatencyFactor times the median p95 of its earlier bursts. It also reports whether the window
-// is a burst at all.
+// burstLoad reports whether a window of n calls with the given p95 is a burst of requests whose
+// latency is load: at least burstCalls times the edge's median calls, on an edge that has seen
+// no burst before (the first is learned) or not slower than factor times the median p95 of its
+// earlier bursts. It also reports whether the window is a burst at all. (A young edge's bursts
+// are load anyway: burstWhileYoung.)
 func (b *baseline) burstLoad(n int64, p95, factor float64) (load, burst bool) {
 	usual, ok := b.medianCalls()
 	if !ok || float64(n) < burstCalls*usual {
