@@ -471,6 +471,37 @@ func TestErrorBurstFollowsTheLoad(t *testing.T) {
 	assert.Positive(t, run(false, 3), "the load unknown")
 }
 
+// TestErrorBurstAllowsForClusteredErrors: two services log ten errors every ten minutes for two
+// hours, one spread over the minutes, the other all in one minute (a stack-trace burst). Then
+// both log 25 more errors within five minutes. Against the steady history that is a burst; the
+// clustered history varies that much by itself (its per-minute counts are over-dispersed), and
+// only a far larger rise is one.
+func TestErrorBurstAllowsForClusteredErrors(t *testing.T) {
+	run := func(clustered bool, extra int) bool {
+		f := newFeeder(newDet(t, onlyConfig(func(c *Config) { c.ErrorBurst.Enabled = true })))
+		for m := int64(0); m < 120; m++ {
+			n := int64(1)
+			if clustered {
+				n = 0
+				if m%10 == 0 {
+					n = 10
+				}
+			}
+			for i := range n {
+				require.False(t, f.obs(t0+m*mn+i*sec, "e", 17, "").Detected, "minute %d", m)
+			}
+		}
+		found := false
+		for i := range int64(extra) {
+			found = f.obs(t0+120*mn+i*(5*mn/int64(extra)), "e", 17, "").Kind == KindErrorBurst || found
+		}
+		return found
+	}
+	assert.True(t, run(false, 25), "25 more errors against a steady history")
+	assert.False(t, run(true, 25), "the same against a clustered one")
+	assert.True(t, run(true, 150), "150 more against a clustered one")
+}
+
 func TestErrorBurstNeedsHistory(t *testing.T) {
 	cfg := onlyConfig(func(c *Config) { c.ErrorBurst.Enabled = true })
 	f := newFeeder(newDet(t, cfg))
@@ -911,7 +942,7 @@ func TestRegularTemplateIsNotRare(t *testing.T) {
 func BenchmarkBurstPValue(b *testing.B) {
 	var sink float64
 	for i := 0; b.Loop(); i++ {
-		k := uint64(20 + i%50000)
+		k := float64(20 + i%50000)
 		sink += burstPValue(k, 3*k/2, 600, 86400)
 	}
 	if sink < 0 {

@@ -139,6 +139,8 @@ type Detector struct {
 	ebCovShort  int64
 	ebBaseLong  uint64
 	ebCovLong   int64
+	ebPhiShort  float64
+	ebPhiLong   float64
 	ebOpen      int64
 
 	// sessions

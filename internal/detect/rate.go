@@ -214,12 +214,12 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 		return
 	}
 	if d.ebBaseAt != bi {
-		d.ebBaseShort, d.ebCovShort = d.ebBaseline(bi - d.ebWin)
-		d.ebBaseLong, d.ebCovLong = d.ebBaseline(bi - span)
+		d.ebBaseShort, d.ebCovShort, d.ebPhiShort = d.ebBaseline(bi - d.ebWin)
+		d.ebBaseLong, d.ebCovLong, d.ebPhiLong = d.ebBaseline(bi - span)
 		d.ebBaseAt = bi
 	}
 	best := candidate{}
-	judge := func(k uint64, w int64, base uint64, covered int64, long bool) {
+	judge := func(k uint64, w int64, base uint64, covered int64, phi float64, long bool) {
 		if covered < w || k < uint64(cfg.MinCount) {
 			return // less than one window of history
 		}
@@ -235,7 +235,7 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 		if float64(k) <= lambda {
 			return
 		}
-		pv := burstPValue(k, base, exp, float64(covered))
+		pv := burstPValue(float64(k)/phi, float64(base)/phi, exp, float64(covered))
 		if pv > cfg.MaxPValue {
 			return
 		}
@@ -244,9 +244,9 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 			best = candidate{kind: KindErrorBurst, score: score, a: float64(k), b: lambda, c: pv, long: long}
 		}
 	}
-	judge(kShort, d.ebWin, d.ebBaseShort, d.ebCovShort, false)
+	judge(kShort, d.ebWin, d.ebBaseShort, d.ebCovShort, d.ebPhiShort, false)
 	if d.ebLong > 0 {
-		judge(kLong, d.ebLong, d.ebBaseLong, d.ebCovLong, true)
+		judge(kLong, d.ebLong, d.ebBaseLong, d.ebCovLong, d.ebPhiLong, true)
 	}
 	if best.kind != KindNone && (best.score > c.score || (best.score == c.score && c.kind > KindErrorBurst)) {
 		*c = best
@@ -256,18 +256,37 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 // ebBaseline sums the error counts of the error_burst.baseline sub-buckets
 // ending at bucket end, limited to the time the service has been observed;
 // it returns the sum and the number of buckets covered.
-func (d *Detector) ebBaseline(end int64) (uint64, int64) {
+func (d *Detector) ebBaseline(end int64) (uint64, int64, float64) {
 	covered := end - eventtime.FloorDiv(d.firstTime, d.ebSub) + 1
 	covered = min(covered, d.ebBase)
 	if covered <= 0 {
-		return 0, 0
+		return 0, 0, 1
 	}
 	n := int64(len(d.ebRing))
-	var s uint64
+	var s, sq uint64
 	for i := int64(0); i < covered; i++ {
-		s += uint64(d.ebRing[eventtime.Mod(end-i, n)])
+		v := uint64(d.ebRing[eventtime.Mod(end-i, n)])
+		s += v
+		sq += v * v
 	}
-	return s, covered
+	return s, covered, dispersion(s, sq, covered)
+}
+
+// dispMinBuckets is how many baseline sub-buckets estimate the errors' dispersion.
+const dispMinBuckets = 30
+
+// dispersion is the variance-to-mean ratio of the per-sub-bucket error counts (sum s, sum of
+// squares sq over m sub-buckets), at least 1: 1 for errors as random as a Poisson process,
+// more where they cluster (stack-trace bursts, errors that follow bursts of requests). The
+// burst test divides its counts by it (a quasi-Poisson test), so clustered background errors
+// need a larger rise. 1 with fewer than dispMinBuckets sub-buckets or no errors.
+func dispersion(s, sq uint64, m int64) float64 {
+	if m < dispMinBuckets || s == 0 {
+		return 1
+	}
+	mean := float64(s) / float64(m)
+	v := (float64(sq) - float64(m)*mean*mean) / float64(m-1)
+	return max(1, v/mean)
 }
 
 // burstPValue is the p-value of k errors in a window of w sub-buckets after base errors in the
@@ -277,12 +296,12 @@ func (d *Detector) ebBaseline(end int64) (uint64, int64) {
 // p-value is its upper tail P(X >= k) = I_q(k, base+1) (regularised incomplete beta). With a
 // short history (just after warm-up) a handful of errors is not significant; with a long one the
 // test approaches a Poisson test against the baseline rate.
-func burstPValue(k, base uint64, w, covered float64) float64 {
-	if k == 0 {
+func burstPValue(k, base, w, covered float64) float64 {
+	if k <= 0 {
 		return 1
 	}
 	q := w / (w + covered)
-	return mathext.RegIncBeta(float64(k), float64(base)+1, q)
+	return mathext.RegIncBeta(k, base+1, q)
 }
 
 // loadMinBuckets is how many rate buckets before an error_burst window the service's record
