@@ -24,12 +24,7 @@ import (
 func stopRun(t *testing.T, callerFails, callerQuiet bool, every int64) ([]incident.Incident, []string) {
 	t.Helper()
 	s := newSim(t, nil)
-	var charged []string
-	s.e.ObserveEdgeAnomalies(func(a Anomaly, _ string) {
-		if a.Type == contract.TypeEdgeStopped {
-			charged = append(charged, a.Service)
-		}
-	})
+	charged := watchStops(s)
 	const stopAt = 30
 	for i := range int64(40) {
 		ws := t0 + i*s.win
@@ -57,7 +52,7 @@ func stopRun(t *testing.T, callerFails, callerQuiet bool, every int64) ([]incide
 	for _, inc := range s.final() {
 		out = append(out, inc)
 	}
-	return out, charged
+	return out, *charged
 }
 
 // TestStoppedCallsNameTheCallee: checkout's calls to payment stop while checkout keeps serving
@@ -89,12 +84,7 @@ func TestStoppedCallsNeedAFailingBusyCaller(t *testing.T) {
 	// about it) stops calling payment. The errors on the calls checkout serves do not make it
 	// the failing caller of a lost payment.
 	cut := newSim(t, nil)
-	var cutCharged []string
-	cut.e.ObserveEdgeAnomalies(func(a Anomaly, _ string) {
-		if a.Type == contract.TypeEdgeStopped {
-			cutCharged = append(cutCharged, a.Service)
-		}
-	})
+	cutCharged := watchStops(cut)
 	for i := range int64(40) {
 		ws := t0 + i*cut.win
 		var links []link
@@ -106,7 +96,7 @@ func TestStoppedCallsNeedAFailingBusyCaller(t *testing.T) {
 		cut.window(links, ws, []edgeFault{{clientName: "frontend", serverName: "checkout", errRate: 1, from: t0 + 30*cut.win}})
 		cut.advance(ws + cut.win)
 	}
-	assert.Empty(t, cutCharged, "a caller cut off from its own callers")
+	assert.Empty(t, *cutCharged, "a caller cut off from its own callers")
 
 	quiet := newSim(t, nil)
 	for i := range int64(40) {
@@ -171,12 +161,7 @@ func TestAnIncidentKeepsItsEdges(t *testing.T) {
 func lostCallsRun(t *testing.T, lost []string, n int, sev int32, tpl string, faults ...edgeFault) []string {
 	t.Helper()
 	s := newSim(t, nil)
-	var charged []string
-	s.e.ObserveEdgeAnomalies(func(a Anomaly, _ string) {
-		if a.Type == contract.TypeEdgeStopped {
-			charged = append(charged, a.Service)
-		}
-	})
+	charged := watchStops(s)
 	for i := range int64(40) {
 		ws := t0 + i*s.win
 		var links []link
@@ -194,8 +179,8 @@ func lostCallsRun(t *testing.T, lost []string, n int, sev int32, tpl string, fau
 		}
 		s.advance(ws + s.win)
 	}
-	slices.Sort(charged)
-	return charged
+	slices.Sort(*charged)
+	return *charged
 }
 
 // TestStoppedCallsTurnedIntoErrorLines: the caller's failed calls need not make an error
@@ -228,4 +213,15 @@ func TestStoppedCallsBehindAFailingCall(t *testing.T) {
 	// The requests fail at inventory, which still gets its calls (and answers them with
 	// errors): payment, called after it, is no suspect.
 	assert.Empty(t, lostCallsRun(t, []string{"payment"}, 60, 17, "call to inventory failed: status=<*>"))
+}
+
+// watchStops returns the services that s's engine charges with stopped calls, as it charges them.
+func watchStops(s *sim) *[]string {
+	var charged []string
+	s.e.ObserveEdgeAnomalies(func(a Anomaly, _ string) {
+		if a.Type == contract.TypeEdgeStopped {
+			charged = append(charged, a.Service)
+		}
+	})
+	return &charged
 }
