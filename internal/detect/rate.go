@@ -264,16 +264,36 @@ func (d *Detector) ebBaseline(end int64) (uint64, int64, float64) {
 	}
 	n := int64(len(d.ebRing))
 	var s, sq uint64
+	// The largest counts (one in dispTrim of the sub-buckets, at least one) are left out of
+	// the dispersion: an earlier fault's storm is not the errors' usual variation.
+	var top [maxDispTrim]uint64
+	nTop := int(min(max(1, covered/dispTrim), maxDispTrim))
 	for i := int64(0); i < covered; i++ {
 		v := uint64(d.ebRing[eventtime.Mod(end-i, n)])
 		s += v
+		if v > top[nTop-1] {
+			j := nTop - 1
+			v, top[j] = top[j], v
+			for ; j > 0 && top[j] > top[j-1]; j-- {
+				top[j], top[j-1] = top[j-1], top[j]
+			}
+		}
 		sq += v * v
 	}
-	return s, covered, dispersion(s, sq, covered)
+	var trimmed uint64
+	for _, v := range top[:nTop] {
+		trimmed += v
+	}
+	return s, covered, dispersion(s-trimmed, sq, covered-int64(nTop))
 }
 
-// dispMinBuckets is how many baseline sub-buckets estimate the errors' dispersion.
-const dispMinBuckets = 30
+// dispMinBuckets is how many baseline sub-buckets estimate the errors' dispersion; one in
+// dispTrim of them (at most maxDispTrim) with the most errors are left out of it.
+const (
+	dispMinBuckets = 30
+	dispTrim       = 40
+	maxDispTrim    = 40
+)
 
 // dispersion is the variance-to-mean ratio of the per-sub-bucket error counts (sum s, sum of
 // squares sq over m sub-buckets), at least 1: 1 for errors as random as a Poisson process,
