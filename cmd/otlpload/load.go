@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/loadgen"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
@@ -71,7 +72,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	gen, err := newGenerator(cfg.Seed, cfg.Start, cfg.Step)
+	gen, err := loadgen.New(cfg.Seed, cfg.Start, cfg.Step)
 	if err != nil {
 		return result{}, err
 	}
@@ -121,7 +122,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 				if cfg.Records > 0 && first+n > cfg.Records {
 					n = cfg.Records - first
 				}
-				body, err := plogotlp.NewExportRequestFromLogs(gen.request(idx, first, n)).MarshalProto()
+				body, err := plogotlp.NewExportRequestFromLogs(gen.Request(idx, first, n)).MarshalProto()
 				if err != nil {
 					fail(fmt.Errorf("marshal request %d: %w", idx, err))
 					return

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
+	"github.com/otelcol-aiops/otelcol-aiops/internal/loadgen"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/otlppost"
 )
 
@@ -154,8 +154,8 @@ func TestRunSendsEveryRecordOnce(t *testing.T) {
 	for i, ts := range got {
 		require.Equal(t, testStart.Add(time.Duration(i)*time.Millisecond), ts.UTC(), "record %d", i)
 	}
-	assert.Len(t, svcs, len(services), "every service appears")
-	for _, s := range services {
+	assert.Len(t, svcs, len(loadgen.Services), "every service appears")
+	for _, s := range loadgen.Services {
 		assert.Positive(t, svcs[s], s)
 	}
 	// Variable parts make most lines distinct.
@@ -280,31 +280,3 @@ func TestRejectsBadConfig(t *testing.T) {
 	assert.Empty(t, out.String(), "nothing is reported when nothing was sent")
 }
 
-func TestTemplatesCompile(t *testing.T) {
-	g, err := newGenerator(1, testStart, time.Millisecond)
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, len(g.tpls), 18)
-	used := map[int]bool{}
-	for _, tp := range g.tpls {
-		used[tp.service] = true
-		assert.Positive(t, tp.weight)
-	}
-	assert.Len(t, used, len(services))
-
-	for _, bad := range []string{"a {nope} b", "a {int:5:1}", "a {uuid"} {
-		_, err := parseTemplate(bad)
-		require.Error(t, err, bad)
-	}
-	segs, err := parseTemplate("took {int:3:3}ms")
-	require.NoError(t, err)
-	r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: deterministic test data
-	var b []byte
-	for _, s := range segs {
-		if s.kind == "" {
-			b = append(b, s.lit...)
-		} else {
-			b = appendVar(b, r, s)
-		}
-	}
-	assert.Equal(t, "took 3ms", string(b))
-}

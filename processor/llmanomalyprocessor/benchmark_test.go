@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/llm"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/loadgen"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/llm/llmtest"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 )
@@ -93,6 +94,42 @@ func BenchmarkProcessorConsumeLogsLLM(b *testing.B) {
 			benchConsume(b, cfg)
 		})
 	}
+}
+
+// BenchmarkProcessorOTLPRequests is the in-process counterpart of make bench-collector: the
+// load generator's requests (internal/loadgen, as cmd/otlpload sends them) unmarshalled from
+// OTLP protobuf and consumed by the processor with default settings, event time moving on by a
+// millisecond a record. It reports the CPU time of the record path per record, without the HTTP
+// server and the exporter; compare builds with both running at once on two pinned cores
+// (docs/benchmarks.md).
+func BenchmarkProcessorOTLPRequests(b *testing.B) {
+	const perRequest = 1000
+	gen, err := loadgen.New(1, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Millisecond)
+	require.NoError(b, err)
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), createDefaultConfig().(*Config), consumertest.NewNop(), clockwork.NewFakeClockAt(wallBase))
+	require.NoError(b, err)
+	ctx := context.Background()
+	require.NoError(b, p.Start(ctx, componenttest.NewNopHost()))
+	var u plog.ProtoUnmarshaler
+	var m plog.ProtoMarshaler
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		body, err := m.MarshalLogs(gen.Request(i, i*perRequest, perRequest))
+		require.NoError(b, err)
+		b.StartTimer()
+		ld, err := u.UnmarshalLogs(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.ConsumeLogs(ctx, ld); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perRequest), "ns/record")
+	require.NoError(b, p.Shutdown(ctx))
 }
 
 func benchConsume(b *testing.B, cfg *Config) {

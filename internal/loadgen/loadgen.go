@@ -1,7 +1,11 @@
 // Copyright The otelcol-aiops Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+// Package loadgen generates the synthetic log load of the throughput benchmarks: realistic
+// lines with variable parts (ids, IPs, durations) from about twenty templates of eight services,
+// as OTLP requests whose content depends only on a seed. cmd/otlpload sends it to a collector;
+// the processor's BenchmarkProcessorOTLPRequests feeds it in process.
+package loadgen // import "github.com/otelcol-aiops/otelcol-aiops/internal/loadgen"
 
 import (
 	"fmt"
@@ -23,8 +27,8 @@ type template struct {
 	text     string
 }
 
-// services are the service.name values of the generated resources.
-var services = []string{
+// Services are the service.name values of the generated resources.
+var Services = []string{
 	"checkout", "payment", "inventory", "auth", "gateway", "search", "shipping", "notification",
 }
 
@@ -78,10 +82,10 @@ type compiled struct {
 	cum  int
 }
 
-// generator produces the records of the load. It is safe for concurrent use: every request gets
+// Generator produces the records of the load. It is safe for concurrent use: every request gets
 // its own random source derived from the seed and the request index, so the output depends only
 // on the seed, not on the concurrency or the scheduling.
-type generator struct {
+type Generator struct {
 	seed  uint64
 	start time.Time
 	step  time.Duration
@@ -89,8 +93,10 @@ type generator struct {
 	total int
 }
 
-func newGenerator(seed uint64, start time.Time, step time.Duration) (*generator, error) {
-	g := &generator{seed: seed, start: start, step: step}
+// New returns the generator of the load with this seed, whose record i has timestamp
+// start + i*step.
+func New(seed uint64, start time.Time, step time.Duration) (*Generator, error) {
+	g := &Generator{seed: seed, start: start, step: step}
 	for _, t := range templates {
 		segs, err := parseTemplate(t.text)
 		if err != nil {
@@ -217,20 +223,20 @@ func appendVar(b []byte, r *rand.Rand, s segment) []byte {
 	return b
 }
 
-// request builds the logs of request number idx, holding the records first..first+n-1 of the
+// Request builds the logs of request number idx, holding the records first..first+n-1 of the
 // whole stream. Records are grouped in one resource per service (service.name), in stream order
 // inside each resource; record i of the stream has timestamp start + i*step.
-func (g *generator) request(idx, first, n int) plog.Logs {
+func (g *Generator) Request(idx, first, n int) plog.Logs {
 	r := rand.New(rand.NewPCG(g.seed, uint64(idx))) //nolint:gosec // G404: seeded, reproducible synthetic load, not security
 	ld := plog.NewLogs()
-	scopes := make([]plog.LogRecordSlice, len(services))
+	scopes := make([]plog.LogRecordSlice, len(Services))
 	var buf []byte
 	for i := 0; i < n; i++ {
 		t := g.pickTemplate(r)
 		recs := scopes[t.service]
 		if recs == (plog.LogRecordSlice{}) {
 			rl := ld.ResourceLogs().AppendEmpty()
-			rl.Resource().Attributes().PutStr("service.name", services[t.service])
+			rl.Resource().Attributes().PutStr("service.name", Services[t.service])
 			sl := rl.ScopeLogs().AppendEmpty()
 			sl.Scope().SetName("otlpload")
 			recs = sl.LogRecords()
@@ -255,7 +261,7 @@ func (g *generator) request(idx, first, n int) plog.Logs {
 	return ld
 }
 
-func (g *generator) pickTemplate(r *rand.Rand) *compiled {
+func (g *Generator) pickTemplate(r *rand.Rand) *compiled {
 	x := r.IntN(g.total)
 	for i := range g.tpls {
 		if x < g.tpls[i].cum {
