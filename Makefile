@@ -13,7 +13,7 @@ DIST         := $(BIN)/otelcol-aiops
 DATA         ?= $(CURDIR)/../shared/data
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run run-llm run-files bench-llm bench-llm-collector bench-kafka eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean soak
+.PHONY: all build run run-llm run-files bench-ab bench-llm bench-llm-collector bench-kafka eval-llm fuzz test go-test dist-test e2e generate lint bench bench-collector eval fmt vet tidy clean soak
 
 all: build
 
@@ -110,6 +110,12 @@ bench:
 bench-collector: build
 	$(GO) build -o $(BIN)/otlpload ./cmd/otlpload
 	COLLECTOR=$(DIST) OTLPLOAD=$(BIN)/otlpload scripts/bench-collector.sh
+
+## bench-ab: one Go benchmark of the working tree against BASE=<git ref>, both running at once on
+## two pinned cores, cores swapped each round (default: the processor's record path on the load
+## generator's requests; BENCH, PKG, ROUNDS, BENCHTIME; docs/benchmarks.md)
+bench-ab:
+	GO=$(GO) scripts/bench-ab.sh
 
 ## soak: run the built collector (make build first) on the demo pipeline under sustained simulator
 ## load for SOAK_DURATION (default 10m), sampling accepted records, records/s, RSS and goroutines

@@ -19,6 +19,11 @@
 # listener on 127.0.0.1:18099 started by this script); its CPU and throughput are compared with
 # the statistical-only run ("with").
 #
+# With BASELINE=<another build of the distribution> each run also runs the "with" configuration on
+# that build, just before or after this build's (they take turns), and the CPU per record of the two builds is compared: the
+# ratio of the sums over runs and the median of the per-run ratios (the machine's load drifts, so
+# compare interleaved runs, several of them: RUNS=10 RECORDS=1000000 is a good start).
+#
 # Environment (defaults): RECORDS=2000000 BATCH=1000 CONCURRENCY=4 SEED=1 RUNS=3 WITH_LLM=0
 # COLLECTOR_CPU=1 LOAD_CPU=0 COLLECTOR=./bin/otelcol-aiops OTLPLOAD=./bin/otlpload.
 # The configurations listen on 127.0.0.1:4318 (OTLP/HTTP) and 127.0.0.1:8888 (metrics); both
@@ -27,6 +32,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COLLECTOR="${COLLECTOR:-$ROOT/bin/otelcol-aiops}"
+BASELINE="${BASELINE:-}"
 OTLPLOAD="${OTLPLOAD:-$ROOT/bin/otlpload}"
 RECORDS="${RECORDS:-2000000}"
 BATCH="${BATCH:-1000}"
@@ -50,6 +56,7 @@ die() {
 }
 
 [[ -x "$COLLECTOR" ]] || die "$COLLECTOR not found: run 'make bench-collector' (it runs 'make build' first)"
+[[ -z "$BASELINE" || -x "$BASELINE" ]] || die "BASELINE=$BASELINE is not an executable build"
 [[ -x "$OTLPLOAD" ]] || die "$OTLPLOAD not found: run 'make bench-collector' (it builds it)"
 [[ -r /proc/self/stat ]] || die "needs Linux /proc"
 command -v curl >/dev/null || die "needs curl (to read the collector's metrics)"
@@ -100,13 +107,15 @@ exported() {
 		awk '/^otelcol_exporter_sent_log_records(_total)?[{ ]/ {s += $NF} END {printf "%d\n", s}'
 }
 
-# run_one NAME CONFIG RUN: one measured run; appends a row to $WORK/rows.
+# run_one NAME CONFIG RUN [BUILD]: one measured run of BUILD (default $COLLECTOR); appends a row
+# to $WORK/rows.
 run_one() {
 	local name="$1" cfg="$2" run="$3" log="$WORK/$1-$3.log" out="$WORK/$1-$3.load"
+	local build="${4:-$COLLECTOR}"
 	port_open "$OTLP_PORT" && die "$HOST:$OTLP_PORT is already in use"
 	port_open "$METRICS_PORT" && die "$HOST:$METRICS_PORT is already in use"
 
-	"${PIN_COLLECTOR[@]}" "$COLLECTOR" --config "$cfg" >"$log" 2>&1 &
+	"${PIN_COLLECTOR[@]}" "$build" --config "$cfg" >"$log" 2>&1 &
 	pid=$!
 	local i ready=0
 	for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
@@ -176,6 +185,7 @@ run_one() {
 
 echo "# otelcol-aiops whole-collector bench: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# $("$COLLECTOR" --version 2>/dev/null || echo "$COLLECTOR"); $(nproc --all) CPUs: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+[[ -n "$BASELINE" ]] && echo "# baseline: $("$BASELINE" --version 2>/dev/null || echo "$BASELINE") ($BASELINE)"
 echo "# records=$RECORDS batch=$BATCH concurrency=$CONCURRENCY seed=$SEED runs=$RUNS collector-cpu=${PIN_COLLECTOR[*]:-unpinned} load-cpu=${PIN_LOAD[*]:-unpinned}"
 hang_pid=""
 if [[ "${WITH_LLM:-0}" == 1 ]]; then
@@ -189,7 +199,14 @@ s.bind(("127.0.0.1", 18099)); s.listen(4096); time.sleep(1e9)' &
 fi
 for ((r = 1; r <= RUNS; r++)); do
 	run_one without "$ROOT/testdata/bench/without.yaml" "$r"
-	run_one with "$ROOT/testdata/bench/with.yaml" "$r"
+	# With a baseline, the two builds take turns going first (the machine drifts within a run).
+	if [[ -n "$BASELINE" ]] && ((r % 2 == 0)); then
+		run_one baseline-with "$ROOT/testdata/bench/with.yaml" "$r" "$BASELINE"
+		run_one with "$ROOT/testdata/bench/with.yaml" "$r"
+	else
+		run_one with "$ROOT/testdata/bench/with.yaml" "$r"
+		[[ -z "$BASELINE" ]] || run_one baseline-with "$ROOT/testdata/bench/with.yaml" "$r" "$BASELINE"
+	fi
 	if [[ -n "$hang_pid" ]]; then
 		run_one with-llm-hanging "$ROOT/testdata/bench/with-llm-hanging.yaml" "$r"
 	fi
@@ -205,11 +222,24 @@ END {
 	if (cpu["without"] > 0) printf "CPU ratio with/without: %.2f (collector CPU per record, summed over runs)\n", cpu["with"] / cpu["without"]
 	else print "CPU ratio with/without: n/a (no CPU time measured without the processor)"
 	if (rate["without"] > 0) printf "throughput ratio with/without: %.2f (records/s, summed over runs)\n", rate["with"] / rate["without"]
+	if (cpu["baseline-with"] > 0) {
+		printf "CPU ratio with/baseline-with: %.3f (this build against BASELINE, summed over runs)\n", cpu["with"] / cpu["baseline-with"]
+	}
 	if (cpu["with-llm-hanging"] > 0 && cpu["with"] > 0) {
 		printf "CPU ratio with-llm-hanging/with: %.3f (collector CPU per record, summed over runs)\n", cpu["with-llm-hanging"] / cpu["with"]
 		printf "throughput ratio with-llm-hanging/with: %.3f (records/s, summed over runs)\n", rate["with-llm-hanging"] / rate["with"]
 	}
 }' "$WORK/rows"
+if [[ -n "$BASELINE" ]]; then
+	# The median of the per-run ratios: one run disturbed by the machine moves it little.
+	awk '$1 == "with" {w[$2] = $5} $1 == "baseline-with" {b[$2] = $5}
+	END {
+		n = 0
+		for (r in w) if (b[r] > 0) q[++n] = w[r] / b[r]
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && q[j] < q[j-1]; j--) { t = q[j]; q[j] = q[j-1]; q[j-1] = t }
+		if (n > 0) printf "median of the per-run CPU ratios with/baseline-with: %.3f over %d runs (lowest %.3f, highest %.3f)\n", (n % 2 ? q[(n+1)/2] : (q[n/2] + q[n/2+1]) / 2), n, q[1], q[n]
+	}' "$WORK/rows"
+fi
 if [[ -s "$WORK/with-metrics.txt" ]]; then
 	echo
 	echo "llm_anomaly counters after the last 'with' run:"
