@@ -279,4 +279,3 @@ func TestRejectsBadConfig(t *testing.T) {
 	require.Error(t, mainErr(context.Background(), []string{"extra"}, &out, &errOut))
 	assert.Empty(t, out.String(), "nothing is reported when nothing was sent")
 }
-

@@ -18,8 +18,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-aiops/otelcol-aiops/internal/llm"
-	"github.com/otelcol-aiops/otelcol-aiops/internal/loadgen"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/llm/llmtest"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/loadgen"
 	"github.com/otelcol-aiops/otelcol-aiops/processor/llmanomalyprocessor/internal/metadata"
 )
 
