@@ -193,6 +193,9 @@ type Engine struct {
 	onEdgeAnomaly func(a Anomaly, caller string) // see ObserveEdgeAnomalies
 }
 
+// maxEntryWindows bounds the windows whose entry calls wait to be judged.
+const maxEntryWindows = 256
+
 // ObserveEdgeAnomalies makes AddEdge call fn with every edge anomaly it derives (charged to the
 // callee, a.Service) and the caller of the edge, before placing it. fn runs on the caller's
 // goroutine and must be cheap.
@@ -319,7 +322,7 @@ func (e *Engine) AddEdge(w EdgeWindow) {
 		w.Errors = w.Calls
 	}
 	if w.ClientKind == "user" && w.Calls > 0 {
-		if _, ok := e.entry[w.WindowEnd]; ok || len(e.entry) < 256 {
+		if _, ok := e.entry[w.WindowEnd]; ok || len(e.entry) < maxEntryWindows {
 			e.entry[w.WindowEnd] += w.Calls
 		}
 	}

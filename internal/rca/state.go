@@ -14,22 +14,30 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 )
 
-// Engine snapshots hold the knowledge base and the open incidents, so that after a restart an
-// ongoing incident keeps its id, version and evidence, and resolves or updates as if the
-// collector had not stopped. Edge baselines, the graph and pending anomalies are not kept: they
-// rebuild from the next windows (baselines after baseline_warmup windows).
+// Engine snapshots hold the knowledge base, the open incidents and what the engine has learned
+// (learned.go: the graph with its edge baselines, own-time, gap and entry-load histories, and the
+// windows waiting for the watermark), so that after a restart an ongoing incident keeps its id,
+// version and evidence, and the next windows are judged as if the collector had not stopped.
+// Pending anomalies (not yet part of an incident) and the evidence history that
+// Investigate searches are not kept: they are minutes of event time, and refill.
 //
 // Format: magic "RCAEN", version byte, CRC-32 (IEEE, big endian) of the payload, JSON payload.
-// Knowledge-base-only snapshots ("RCAKB", written by earlier versions) are still accepted.
+// Version 1 snapshots (without the learned state) and knowledge-base-only snapshots ("RCAKB")
+// of earlier versions are still accepted.
 
 var engineMagic = []byte("RCAEN")
 
-const engineVersion = 1
+const (
+	engineVersion   = 2
+	engineVersionV1 = 1 // without the learned state
+)
 
 type engineState struct {
 	Watermark int64       `json:"watermark"`
 	KB        []byte      `json:"kb"` // knowledge base snapshot (its own format)
 	Open      []openState `json:"open"`
+	// Learned is the learned state (learned.go, gob); absent in version 1.
+	Learned []byte `json:"learned,omitempty"`
 }
 
 type openState struct {
@@ -93,7 +101,11 @@ func (e *Engine) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := engineState{Watermark: e.wm, KB: kb, Open: make([]openState, 0, len(e.open))}
+	learned, err := e.encodeLearned()
+	if err != nil {
+		return nil, err
+	}
+	st := engineState{Watermark: e.wm, KB: kb, Open: make([]openState, 0, len(e.open)), Learned: learned}
 	for _, inc := range e.sortedOpen() {
 		st.Open = append(st.Open, encodeOpen(inc))
 	}
@@ -112,13 +124,23 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 	if bytes.HasPrefix(data, kbMagic) {
 		return e.kb.UnmarshalBinary(data)
 	}
-	payload, err := unframe(data, engineMagic, engineVersion, "engine")
+	version := byte(engineVersion)
+	if len(data) > len(engineMagic) && data[len(engineMagic)] == engineVersionV1 {
+		version = engineVersionV1
+	}
+	payload, err := unframe(data, engineMagic, version, "engine")
 	if err != nil {
 		return err
 	}
 	var st engineState
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return fmt.Errorf("rca: decoding engine snapshot: %w", err)
+	}
+	var learned *learned
+	if version == engineVersion {
+		if learned, err = e.decodeLearned(st.Learned); err != nil {
+			return err
+		}
 	}
 	open := make([]*openInc, 0, len(st.Open))
 	for i := range st.Open {
@@ -140,6 +162,9 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 	}
 	kb.evicted += e.kb.evicted
 	e.kb = kb
+	if learned != nil {
+		e.apply(learned)
+	}
 	for _, inc := range open {
 		e.open[inc.id] = inc
 	}
