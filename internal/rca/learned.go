@@ -78,6 +78,7 @@ type seriesSnap struct {
 	Vals     []float64
 	Next     int
 	Run      int
+	Strong   int
 	RunMax   float64
 	RunStart int64
 }
@@ -109,14 +110,14 @@ type gapObsSnap struct {
 type entrySnap struct{ End, Calls int64 }
 
 func snapSeries(s *ownSeries) seriesSnap {
-	return seriesSnap{Vals: slices.Clone(s.vals), Next: s.next, Run: s.run, RunMax: s.runMax, RunStart: s.runStart}
+	return seriesSnap{Vals: slices.Clone(s.vals), Next: s.next, Run: s.run, Strong: s.strong, RunMax: s.runMax, RunStart: s.runStart}
 }
 
 func (s *seriesSnap) series() (ownSeries, error) {
-	if len(s.Vals) > ownHistory || s.Next < 0 || s.Next >= ownHistory || (len(s.Vals) < ownHistory && s.Next != 0) || s.Run < 0 {
+	if len(s.Vals) > ownHistory || s.Next < 0 || s.Next >= ownHistory || (len(s.Vals) < ownHistory && s.Next != 0) || s.Run < 0 || s.Strong < 0 || s.Strong > s.Run {
 		return ownSeries{}, errors.New("rca: invalid history in engine snapshot")
 	}
-	return ownSeries{vals: slices.Clone(s.Vals), next: s.Next, run: s.Run, runMax: s.RunMax, runStart: s.RunStart}, nil
+	return ownSeries{vals: slices.Clone(s.Vals), next: s.Next, run: s.Run, strong: s.Strong, runMax: s.RunMax, runStart: s.RunStart}, nil
 }
 
 // encodeLearned writes the learned state (maps in sorted order, so equal states encode equally).

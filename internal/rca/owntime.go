@@ -40,6 +40,7 @@ type ownSeries struct {
 	vals     []float64 // ring of normal values
 	next     int
 	run      int     // consecutive changed windows
+	strong   int     // of them, windows changed by the whole factor (owntime.go)
 	runMax   float64 // largest ratio in the run
 	runStart int64   // start of the run's first window
 }
@@ -156,23 +157,31 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 			// far outside its spread (30 scaled MADs).
 			floor := med + max(6*1.4826*mad, 1)
 			tight := sig.v >= med*(1+(e.cfg.OwnTimeFactor-1)/2) && sig.v >= med+max(30*1.4826*mad, 1)
-			if (sig.v >= med*e.cfg.OwnTimeFactor || tight) && sig.v >= floor {
+			strong := (sig.v >= med*e.cfg.OwnTimeFactor || tight) && sig.v >= floor
+			// A steady service whose own time moved by a quarter of the factor's move, far
+			// outside its spread (10 scaled MADs), is changed when that lasts twice as long.
+			mild := sig.v >= med*(1+(e.cfg.OwnTimeFactor-1)/4) && sig.v >= med+max(10*1.4826*mad, 1)
+			if strong || mild {
 				if burst {
 					e.stats.OwnTimeFleetWide++
 					continue
 				}
 				if sig.s.run == 0 {
 					sig.s.runStart = w.WindowStart
+					sig.s.strong = 0
 				}
 				sig.s.run++
+				if strong {
+					sig.s.strong++
+				}
 				ratio := sig.v / max(med, 0.1)
 				sig.s.runMax = max(sig.s.runMax, ratio)
-				if sig.s.run >= e.cfg.OwnTimePersistence {
+				if sig.s.strong >= e.cfg.OwnTimePersistence || sig.s.run >= 2*e.cfg.OwnTimePersistence {
 					changed = append(changed, ownVerdict{w: w, kind: sig.kind, ratio: sig.s.runMax, med: med, val: sig.v, start: sig.s.runStart, seen: w.WindowStart})
 				}
 				continue
 			}
-			sig.s.run, sig.s.runMax = 0, 0
+			sig.s.run, sig.s.runMax, sig.s.strong = 0, 0, 0
 			sig.s.push(sig.v)
 		}
 	}

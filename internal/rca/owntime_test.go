@@ -92,8 +92,9 @@ func TestOwnTimeNoiseAndFleetWide(t *testing.T) {
 // is far outside its spread: CPU contention that slows it by 1.8x is a fault. The same move in a
 // noisy service, or a smaller one, is not.
 func TestOwnTimeOfASteadyServiceMovesLess(t *testing.T) {
-	run := func(factor, noise float64) []incident.Incident {
-		return ownRunSelf(t, nil, 60, func(i, j int, svc string) float64 {
+	// b's own time is factor times higher from window 40 for windows windows.
+	run := func(factor, noise float64, windows int) []incident.Incident {
+		return ownRunSelf(t, nil, 40+windows, func(i, j int, svc string) float64 {
 			self := 6 + float64(j) + (0.02+noise)*float64((i*7+j*3)%5)
 			if i >= 40 && svc == "b" {
 				self *= factor
@@ -101,12 +102,21 @@ func TestOwnTimeOfASteadyServiceMovesLess(t *testing.T) {
 			return self
 		})
 	}
-	out := run(1.8, 0)
+	out := run(1.8, 0, 20)
 	require.NotEmpty(t, out, "1.8x on a steady service")
 	assert.Equal(t, "b", out[0].RootCauseService)
 	assert.Contains(t, fmt.Sprint(out[0].Candidates[0].Reasons), "own time per span of b is")
-	assert.Empty(t, run(1.4, 0), "under half of the factor's move: not a change")
-	assert.Empty(t, run(1.8, 0.5), "1.8x within a wide spread is left to the factor")
+	assert.Empty(t, run(1.8, 0.5, 20), "1.8x within a wide spread is left to the factor")
+
+	// A smaller move (a quarter of the factor's, far outside the spread) counts when it lasts
+	// twice own_time_persistence windows.
+	cfg := DefaultConfig()
+	out = run(1.4, 0, 2*cfg.OwnTimePersistence+2)
+	require.NotEmpty(t, out, "1.4x on a steady service, lasting")
+	assert.Equal(t, "b", out[0].RootCauseService)
+	assert.Empty(t, run(1.4, 0, 2*cfg.OwnTimePersistence-1), "1.4x, not lasting twice the persistence")
+	assert.Empty(t, run(1.2, 0, 20), "under a quarter of the factor's move: not a change")
+	assert.Empty(t, run(1.4, 0.5, 20), "1.4x within a wide spread")
 }
 
 func TestOwnTimeOneWindowIsNotEnough(t *testing.T) {
