@@ -212,6 +212,13 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 	if err := e.startLLM(ctx, host, e.set); err != nil {
 		return err
 	}
+	if e.client != nil && e.llm != nil && e.llm.narr != nil {
+		// the narratives of restored incidents are not asked again
+		e.mu.Lock()
+		restored := e.engine.OpenIncidentList()
+		e.mu.Unlock()
+		e.llm.narr.restore(restored)
+	}
 	if err := e.multi.Start(ctx, host); err != nil {
 		e.llm.stopWorkers()
 		_ = e.llm.close()

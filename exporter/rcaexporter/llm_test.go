@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
@@ -26,6 +28,7 @@ import (
 	"github.com/otelcol-aiops/otelcol-aiops/internal/incident"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/llm"
 	"github.com/otelcol-aiops/otelcol-aiops/internal/llm/llmtest"
+	"github.com/otelcol-aiops/otelcol-aiops/internal/storageutil/storagetest"
 )
 
 // rcaAnswer is a model's RCA answer naming root as the root cause.
@@ -455,4 +458,77 @@ func TestLLMConfigValidate(t *testing.T) {
 	require.ErrorContains(t, err, "window must be between 0 (excluded) and 168h")
 
 	assert.False(t, createDefaultConfig().(*Config).LLM.HasValue(), "off by default")
+}
+
+// TestNarrativeIsNotAskedAgainAfterRestart: an incident narrated before a restart (state in
+// storage) is not narrated again after it when nothing significant changed, and is when
+// something did.
+func TestNarrativeIsNotAskedAgainAfterRestart(t *testing.T) {
+	wh := newWebhookServer(t)
+	srv := llmtest.NewServer(t, llmtest.OpenAI, modelHandler("orders-db"))
+	id := component.MustNewID("file_storage")
+	host := storagetest.Host{id: storagetest.NewMemStorage()}
+	start := func() *rcaExporter {
+		cfg := withLLM(t, testConfig(wh.srv.URL), srv.URL(), nil)
+		cfg.Storage = &id
+		e, err := newExporter(context.Background(), metadatatest.NewSettings(newTel(t)), cfg, clockwork.NewFakeClockAt(t0.Add(time.Hour)))
+		require.NoError(t, err)
+		require.NoError(t, e.Start(context.Background(), host))
+		return e
+	}
+
+	e := start()
+	feedHealthy(t, e)
+	feedFault(t, e, nil)
+	require.Eventually(t, func() bool { return hasSource(wh.incidents(), "llm") }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, e.Shutdown(context.Background()))
+	asked := len(srv.Requests())
+	require.Equal(t, 1, asked, "one narrative before the restart")
+
+	e = start()
+	restored := e.engine.OpenIncidentList()
+	require.Len(t, restored, 1)
+	inc := restored[0]
+	require.NotNil(t, inc.LLM, "the restored incident carries its narrative")
+	e.llm.narr.mu.Lock()
+	st := e.llm.narr.states[inc.ID]
+	require.NotNil(t, st, "the narrator knows the restored incident")
+	assert.Equal(t, 1, st.asked)
+	assert.False(t, st.want)
+	e.llm.narr.mu.Unlock()
+
+	// An update that is not significant for a narrative (same root cause, severity and
+	// services; the candidates below the root cause reordered) asks nothing.
+	upd := inc
+	upd.Version++
+	upd.Candidates = slices.Clone(inc.Candidates)
+	if len(upd.Candidates) > 2 {
+		upd.Candidates[1], upd.Candidates[2] = upd.Candidates[2], upd.Candidates[1]
+	}
+	e.llm.narr.observe([]incident.Incident{upd})
+	// A question would be in flight from when it is queued until its answer is in.
+	require.Eventually(t, func() bool { return narratorIdle(e.llm.narr) }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, e.Shutdown(context.Background()))
+	assert.Equal(t, asked, len(srv.Requests()), "the restored incident is not narrated again")
+
+	// A significant change (a service joined) is narrated as before the restart.
+	e = start()
+	sig := upd
+	sig.Version++
+	sig.AffectedServices = append(slices.Clone(upd.AffectedServices), "shipping")
+	e.llm.narr.observe([]incident.Incident{sig})
+	require.Eventually(t, func() bool { return len(srv.Requests()) == asked+1 && narratorIdle(e.llm.narr) }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, e.Shutdown(context.Background()))
+}
+
+// narratorIdle reports whether no question is queued or in flight.
+func narratorIdle(n *narrator) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, st := range n.states {
+		if st.inFlight {
+			return false
+		}
+	}
+	return true
 }

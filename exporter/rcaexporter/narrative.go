@@ -170,6 +170,32 @@ func (n *narrator) observe(changed []incident.Incident) {
 	}
 }
 
+// restore takes over the open incidents restored from storage, so that a restart does not make
+// them new (and ask about each again): one that carries a narrative counts as asked once and is
+// asked again only on a significant change; one without a narrative yet is wanted, as it was
+// before the restart.
+func (n *narrator) restore(incs []incident.Incident) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := range incs {
+		inc := &incs[i]
+		if inc.Status != incident.StatusOpen || inc.MergedInto != "" {
+			continue
+		}
+		n.makeRoom()
+		services := slices.Clone(inc.AffectedServices)
+		slices.Sort(services)
+		n.seq++
+		st := &narrState{root: inc.RootCauseService, sev: inc.Severity, services: services, seq: n.seq}
+		if inc.LLM != nil {
+			st.asked = 1
+		} else {
+			st.want = true
+		}
+		n.states[inc.ID] = st
+	}
+}
+
 // joined reports whether now has a service that was not in before (both sorted).
 func joined(before, now []string) bool {
 	for _, s := range now {
