@@ -18,7 +18,7 @@ import (
 // the running one would have, instead of warming up again (a warm-up changes scores and the
 // ranking's order, and every such change is a new incident version). It holds the graph with
 // every edge's baseline (error rate, latency history, burst memory, low-volume judge), the
-// services' own-time and egress histories, the call gaps' histories, the entry load, and the
+// services' own-time histories, the call gaps' histories, the entry load, and the
 // service and gap windows still waiting for the watermark. Gob, because the histories hold
 // values JSON cannot (infinities); the snapshot's frame carries the checksum.
 

@@ -40,7 +40,7 @@ type ownSeries struct {
 	vals     []float64 // ring of normal values
 	next     int
 	run      int     // consecutive changed windows
-	strong   int     // of them, windows changed by the whole factor (owntime.go)
+	strong   int     // of them, windows changed by the whole factor (not only a quarter of it)
 	runMax   float64 // largest ratio in the run
 	runStart int64   // start of the run's first window
 }
@@ -168,7 +168,6 @@ func (e *Engine) judgeWindow(ws []ServiceWindow) {
 				}
 				if sig.s.run == 0 {
 					sig.s.runStart = w.WindowStart
-					sig.s.strong = 0
 				}
 				sig.s.run++
 				if strong {
