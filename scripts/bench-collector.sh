@@ -20,9 +20,9 @@
 # the statistical-only run ("with").
 #
 # With BASELINE=<another build of the distribution> each run also runs the "with" configuration on
-# that build, just before or after this build's (they take turns), and the CPU per record of the two builds is compared: the
-# ratio of the sums over runs and the median of the per-run ratios (the machine's load drifts, so
-# compare interleaved runs, several of them: RUNS=10 RECORDS=1000000 is a good start).
+# that build, just before or after this build's (they take turns), and the two builds' CPU per
+# record is compared: the ratio of the sums over runs and the median of the per-run ratios (the
+# machine's load drifts, so compare many interleaved runs: RUNS=10 RECORDS=1000000 to start).
 #
 # Environment (defaults): RECORDS=2000000 BATCH=1000 CONCURRENCY=4 SEED=1 RUNS=3 WITH_LLM=0
 # COLLECTOR_CPU=1 LOAD_CPU=0 COLLECTOR=./bin/otelcol-aiops OTLPLOAD=./bin/otlpload.
