@@ -508,6 +508,31 @@ func TestErrorBurstAllowsForClusteredErrors(t *testing.T) {
 	assert.True(t, run(true, 150), "150 more against a clustered one")
 }
 
+// TestErrorBurstOnAYoungBaselineAsksMore: 43 errors in ten minutes where 20 are usual, after
+// twenty minutes of history (too short to tell how clustered the errors are: p = 0.0004 as if
+// they were random) is not a burst; after forty minutes (p = 0.00008) it is.
+func TestErrorBurstOnAYoungBaselineAsksMore(t *testing.T) {
+	run := func(history int64) bool {
+		f := newFeeder(newDet(t, onlyConfig(func(c *Config) { c.ErrorBurst.Enabled = true })))
+		found := false
+		for m := int64(0); m < history+10; m++ {
+			n := int64(2)
+			switch {
+			case m >= history+7:
+				n = 5
+			case m >= history:
+				n = 4
+			}
+			for i := range n {
+				found = f.obs(t0+m*mn+i*(mn/n), "e", 17, "").Kind == KindErrorBurst || found
+			}
+		}
+		return found
+	}
+	assert.False(t, run(20), "twenty minutes of history")
+	assert.True(t, run(40), "forty minutes of history")
+}
+
 func TestErrorBurstNeedsHistory(t *testing.T) {
 	cfg := onlyConfig(func(c *Config) { c.ErrorBurst.Enabled = true })
 	f := newFeeder(newDet(t, cfg))

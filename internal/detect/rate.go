@@ -236,7 +236,14 @@ func (d *Detector) observeErrorBurst(t int64, c *candidate) {
 			return
 		}
 		pv := burstPValue(float64(k)/phi, float64(base)/phi, exp, float64(covered))
-		if pv > cfg.MaxPValue {
+		// Until the baseline is long enough to estimate how clustered the errors are
+		// (dispMinBuckets sub-buckets), they are taken as random, and random they may not be:
+		// the test asks ten times more then.
+		maxP := cfg.MaxPValue
+		if covered < dispMinBuckets {
+			maxP /= 10
+		}
+		if pv > maxP {
 			return
 		}
 		score := clamp(0.55+0.05*math.Log10(cfg.MaxPValue/math.Max(pv, 1e-300)), 0.55, 0.95)
