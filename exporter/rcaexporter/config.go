@@ -27,6 +27,10 @@ type Config struct {
 	// Storage is the ID of a storage extension that keeps the incident knowledge base across
 	// restarts. Without it the knowledge base lives only in memory (bounded).
 	Storage *component.ID `mapstructure:"storage"`
+	// SnapshotInterval is how often (wall clock) the engine's state (open incidents, knowledge
+	// base, learned baselines) is saved to Storage, besides when an incident resolves and on
+	// shutdown, so that a crash loses at most this much of it; 0 saves only then.
+	SnapshotInterval time.Duration `mapstructure:"snapshot_interval"`
 	// AllowedLateness is how far behind the log services' event time (the second most advanced
 	// service's latest timestamp) an anomaly may arrive and still be applied in order. Evidence is
 	// applied in event-time order once every live input has passed it, so the same input gives
@@ -179,6 +183,9 @@ func (cfg *Config) Validate() error {
 	if !s.Webhook.HasValue() && !s.Slack.HasValue() && !s.PagerDuty.HasValue() && !s.Jira.HasValue() &&
 		!s.Alertmanager.HasValue() && !s.Console.HasValue() {
 		errs = append(errs, errors.New("sinks must configure at least one of webhook, slack, pagerduty, jira, alertmanager, console"))
+	}
+	if cfg.SnapshotInterval < 0 {
+		errs = append(errs, errors.New("snapshot_interval must not be negative"))
 	}
 	if cfg.IdleAdvance < 0 {
 		errs = append(errs, errors.New("idle_advance must not be negative"))

@@ -46,6 +46,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.True(t, c.Sinks.PagerDuty.HasValue())
 	assert.True(t, c.Sinks.Console.HasValue())
 	assert.Equal(t, "file_storage", c.Storage.String())
+	assert.Equal(t, 30*time.Second, c.SnapshotInterval)
 	require.True(t, c.Sinks.Jira.HasValue())
 	assert.Equal(t, 5000, c.Sinks.Jira.Get().MaxTrackedIncidents)
 	require.True(t, c.Sinks.Alertmanager.HasValue())
@@ -128,6 +129,9 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	cfg.IdleAdvance = -time.Second
 	require.ErrorContains(t, cfg.Validate(), "idle_advance must not be negative")
+	cfg = testConfig("https://example.invalid/hook")
+	cfg.SnapshotInterval = -time.Second
+	require.ErrorContains(t, cfg.Validate(), "snapshot_interval must not be negative")
 	cfg = testConfig("https://example.invalid/hook")
 	cfg.Incidents.MaxHops = -1
 	assert.Error(t, cfg.Validate())

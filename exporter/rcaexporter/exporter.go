@@ -233,6 +233,9 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 	if e.cfg.IdleAdvance > 0 {
 		e.wg.Go(func() { e.idleLoop(loopCtx) })
 	}
+	if e.client != nil && e.cfg.SnapshotInterval > 0 {
+		e.wg.Go(func() { e.every(loopCtx, e.cfg.SnapshotInterval, func() { e.saveState(context.Background()) }) })
+	}
 	if e.am != nil && e.am.ResendInterval() > 0 {
 		e.wg.Go(func() { e.resendLoop(loopCtx, e.am.ResendInterval()) })
 	}

@@ -36,6 +36,7 @@ func createDefaultConfig() component.Config {
 		MaxClockSkew:       time.Minute,
 		MaxPendingEvidence: 100_000,
 		IdleAdvance:        time.Minute,
+		SnapshotInterval:   time.Minute,
 		HTTP:               configoptional.Default(defaultHTTPServerConfig()),
 		LLM:                configoptional.Default(defaultLLMConfig()),
 		Ask:                defaultAskConfig(),

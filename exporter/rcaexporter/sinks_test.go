@@ -417,3 +417,35 @@ func TestRestoredOpenIncidentIsResentAndResolved(t *testing.T) {
 	_, bodies = am.snapshot()
 	assert.Equal(t, []string{keys[0] + " resolved"}, alertKeys(t, bodies[len(bodies)-1]))
 }
+
+// TestStateIsSavedEverySnapshotInterval: with storage, the engine's state (here the learned
+// graph) is saved every snapshot_interval of wall-clock time, so a crash (no Shutdown) loses at
+// most that much of it.
+func TestStateIsSavedEverySnapshotInterval(t *testing.T) {
+	wh := newWebhookServer(t)
+	id := component.MustNewID("file_storage")
+	mem := storagetest.NewMemStorage()
+	cfg := testConfig(wh.srv.URL)
+	cfg.Storage = &id
+	cfg.IdleAdvance = 0 // the snapshot ticker is the only one
+	cfg.SnapshotInterval = time.Minute
+	clock := clockwork.NewFakeClockAt(t0.Add(time.Hour))
+	ctx := context.Background()
+	e, err := newExporter(ctx, exportertestSettings(), cfg, clock)
+	require.NoError(t, err)
+	require.NoError(t, e.Start(ctx, storagetest.Host{id: mem}))
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, clock.BlockUntilContext(waitCtx, 1))
+
+	feedHealthy(t, e)
+	assert.Nil(t, mem.Value(kbKey), "nothing saved before the interval")
+	clock.Advance(time.Minute)
+	require.Eventually(t, func() bool { return mem.Value(kbKey) != nil }, 10*time.Second, 5*time.Millisecond)
+	e.mu.Lock()
+	live, err := e.engine.MarshalBinary()
+	e.mu.Unlock()
+	require.NoError(t, err)
+	assert.Equal(t, live, mem.Value(kbKey), "the snapshot is the engine's whole state")
+	require.NoError(t, e.Shutdown(ctx))
+}
