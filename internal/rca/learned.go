@@ -172,14 +172,15 @@ func (e *Engine) encodeLearned() ([]byte, error) {
 
 // learned is a decoded, validated learned state, ready to replace the engine's.
 type learned struct {
-	g       *depGraph
-	own     map[string]*ownState
-	gaps    map[gapKey]*gapState
-	load    ownSeries
-	entry   map[int64]int64
-	svcWins []ServiceWindow
-	gapWins []gapObs
-	dropped uint64 // edges beyond max_edges
+	g               *depGraph
+	own             map[string]*ownState
+	gaps            map[gapKey]*gapState
+	load            ownSeries
+	entry           map[int64]int64
+	svcWins         []ServiceWindow
+	gapWins         []gapObs
+	droppedEdges    uint64 // edges and gap histories beyond max_edges
+	droppedServices uint64 // own-time histories beyond max_services
 }
 
 // decodeLearned decodes and checks a learned state within the engine's bounds; nothing of the
@@ -210,7 +211,7 @@ func (e *Engine) decodeLearned(data []byte) (*learned, error) {
 			return nil, bad("edge (twice)")
 		}
 		if len(l.g.edges) >= e.cfg.MaxEdges {
-			l.dropped++
+			l.droppedEdges++
 			continue
 		}
 		l.g.edges[k] = &edge{key: k, lastSeen: w.LastSeen, lastCalls: w.LastCalls, win: w.Win, stopped: w.Stopped,
@@ -236,7 +237,8 @@ func (e *Engine) decodeLearned(data []byte) (*learned, error) {
 			return nil, err
 		}
 		if len(l.own) >= e.cfg.MaxServices {
-			break
+			l.droppedServices++
+			continue
 		}
 		l.own[o.Service] = &ownState{self: s, last: o.Last}
 	}
@@ -249,7 +251,8 @@ func (e *Engine) decodeLearned(data []byte) (*learned, error) {
 			return nil, err
 		}
 		if len(l.gaps) >= e.cfg.MaxEdges {
-			break
+			l.droppedEdges++
+			continue
 		}
 		l.gaps[gapKey{g.Client, g.Server}] = &gapState{s: s, req: req, resp: resp, last: g.Last, med: g.Med, val: g.Val,
 			legsNow: g.LegsNow, reqNow: g.ReqNow, respNow: g.RespNow}
@@ -283,5 +286,6 @@ func (e *Engine) decodeLearned(data []byte) (*learned, error) {
 func (e *Engine) apply(l *learned) {
 	e.g, e.own, e.gaps, e.load, e.entry = l.g, l.own, l.gaps, l.load, l.entry
 	e.svcWins, e.gapWins = l.svcWins, l.gapWins
-	e.stats.DroppedEdgesFull += l.dropped
+	e.stats.DroppedEdgesFull += l.droppedEdges
+	e.stats.DroppedServicesFull += l.droppedServices
 }

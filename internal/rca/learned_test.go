@@ -153,8 +153,8 @@ func TestLearnedStateRejectsInvalidHistories(t *testing.T) {
 	}
 }
 
-// TestLearnedStateKeepsTheBounds: a snapshot with more edges than max_edges keeps max_edges of
-// them and counts the rest.
+// TestLearnedStateKeepsTheBounds: a snapshot with more edges (and gap histories) than max_edges
+// and more services than max_services keeps what the bounds allow and counts the rest.
 func TestLearnedStateKeepsTheBounds(t *testing.T) {
 	f := &learnFeed{faultAt: 1 << 40}
 	e, err := New(DefaultConfig())
@@ -162,13 +162,20 @@ func TestLearnedStateKeepsTheBounds(t *testing.T) {
 	f.run(t, e, 0, 5)
 	snap, err := e.MarshalBinary()
 	require.NoError(t, err)
+	gaps := len(e.gaps)
+	require.Greater(t, gaps, 2)
+	require.Len(t, e.own, 5)
 	cfg := DefaultConfig()
 	cfg.MaxEdges = 2
+	cfg.MaxServices = 3
 	small, err := New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, small.UnmarshalBinary(snap))
 	assert.Len(t, small.g.edges, 2)
-	assert.Equal(t, uint64(len(shop)-2), small.Stats().DroppedEdgesFull)
+	assert.Len(t, small.gaps, 2)
+	assert.Len(t, small.own, 3)
+	assert.Equal(t, uint64(len(shop)-2+gaps-2), small.Stats().DroppedEdgesFull, "edges and gap histories")
+	assert.Equal(t, uint64(5-3), small.Stats().DroppedServicesFull)
 }
 
 func decodeGob(t *testing.T, data []byte) *learnedSnap {
