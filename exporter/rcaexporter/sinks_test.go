@@ -400,7 +400,9 @@ func TestRestoredOpenIncidentIsResentAndResolved(t *testing.T) {
 	require.NoError(t, e.Start(ctx, host))
 	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	require.NoError(t, clock.BlockUntilContext(waitCtx, 1), "the re-send ticker")
+	// Both tickers (the re-send and, with storage, the snapshot one) must wait before the clock
+	// moves, or the minute passes before the re-send ticker exists.
+	require.NoError(t, clock.BlockUntilContext(waitCtx, 2), "the re-send and snapshot tickers")
 	clock.Advance(time.Minute)
 	am.waitFor(t, sent+1)
 	_, bodies = am.snapshot()
