@@ -191,6 +191,7 @@ func (e *rcaExporter) Start(ctx context.Context, host component.Host) error {
 }
 
 func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
+	var restored []incident.Incident // open incidents restored from storage
 	if e.cfg.Storage != nil {
 		client, err := storageutil.Client(ctx, host, *e.cfg.Storage, component.KindExporter, e.id, "incidents")
 		if err != nil {
@@ -199,11 +200,11 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 		e.client = client
 		e.loadState(ctx)
 		e.multi.SetStore(client)
+		e.mu.Lock()
+		restored = e.engine.OpenIncidentList()
+		e.mu.Unlock()
 		if e.am != nil {
 			// open incidents restored from storage keep their alerts refreshed
-			e.mu.Lock()
-			restored := e.engine.OpenIncidentList()
-			e.mu.Unlock()
 			for i := range restored {
 				e.am.Restore(&restored[i])
 			}
@@ -212,11 +213,8 @@ func (e *rcaExporter) start(ctx context.Context, host component.Host) error {
 	if err := e.startLLM(ctx, host, e.set); err != nil {
 		return err
 	}
-	if e.client != nil && e.llm != nil && e.llm.narr != nil {
+	if e.llm != nil && e.llm.narr != nil {
 		// the narratives of restored incidents are not asked again
-		e.mu.Lock()
-		restored := e.engine.OpenIncidentList()
-		e.mu.Unlock()
 		e.llm.narr.restore(restored)
 	}
 	if err := e.multi.Start(ctx, host); err != nil {
